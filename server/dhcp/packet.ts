@@ -218,9 +218,10 @@ function effectiveMax(maxSize: unknown): number {
 }
 
 /**
- * Options stay in map order inside each area. With overload, each TLV goes to the first area
- * (options, file, sname) with room, but never before an area holding an earlier slice of the
- * same option, so split values re-join in order (RFC 3396).
+ * Options stay in map order within each area. With overload each TLV goes to the first area
+ * (options, file, sname) with room. Split values still re-join in order: every slice but the
+ * last is 257 bytes on the wire, more than file or sname can hold, so only a last slice can
+ * land outside the options field.
  */
 function layout(p: DhcpPacket, insts: Buffer[], limit: number): Area[] | string {
   const total = insts.reduce((n, b) => n + b.length, 0);
@@ -230,16 +231,13 @@ function layout(p: DhcpPacket, insts: Buffer[], limit: number): Area[] | string 
   const areas: Area[] = [{ ...main, cap: limit - OPTIONS_OFF - 3 - 1, parts: [], used: 0 }];
   if (p.file === '') areas.push({ flag: OVERLOAD_FILE, off: FILE_OFF, cap: FILE_LEN - 1, parts: [], used: 0 });
   if (p.sname === '') areas.push({ flag: OVERLOAD_SNAME, off: SNAME_OFF, cap: SNAME_LEN - 1, parts: [], used: 0 });
-  const lastArea = new Map<number, number>();
   for (const inst of insts) {
-    const code = inst[0] ?? 0;
-    let a = lastArea.get(code) ?? 0;
+    let a = 0;
     while (a < areas.length && (areas[a]?.used ?? 0) + inst.length > (areas[a]?.cap ?? 0)) a++;
     const area = areas[a];
     if (!area) return `options (${total} bytes) do not fit in ${limit} bytes even with overload`;
     area.parts.push(inst);
     area.used += inst.length;
-    lastArea.set(code, a);
   }
   return areas;
 }
