@@ -1,0 +1,37 @@
+import type { Machine } from '../inventory/machine.js';
+import type { MachineTokens } from './machine-tokens.js';
+
+/** Every URL a machine is handed carries its capability token; a MAC alone opens nothing. */
+export class BootUrls {
+  constructor(
+    private readonly publicUrl: string,
+    private readonly tokens: MachineTokens,
+  ) {}
+
+  base(m: Pick<Machine, 'id' | 'tokenGeneration'>): string {
+    return `${this.publicUrl}/boot/${m.id}/${this.tokens.tokenFor(m)}`;
+  }
+
+  script(m: Pick<Machine, 'id' | 'tokenGeneration'>): string {
+    return `${this.base(m)}/script.ipxe`;
+  }
+
+  phoneHome(m: Pick<Machine, 'id' | 'tokenGeneration'>): string {
+    return `${this.base(m)}/phone-home`;
+  }
+
+  firstStage(m: Pick<Machine, 'id' | 'tokenGeneration'>, binary: string): string {
+    return `${this.base(m)}/ipxe/${binary}`;
+  }
+
+  /** Profile artifact references are paths under the artifact root, or absolute URLs used as they are. */
+  artifact(m: Pick<Machine, 'id' | 'tokenGeneration'>, ref: string): string {
+    if (/^https?:\/\//.test(ref)) return ref;
+    return `${this.base(m)}/files/${ref.replace(/^\/+/, '').split('/').map(encodeURIComponent).join('/')}`;
+  }
+}
+
+/** TFTP names carry the MAC so a transfer can be tied to a machine (TFTP has no other identity). */
+export function tftpBootName(mac: string, binary: string): string {
+  return `${mac.replace(/:/g, '-')}/${binary}`;
+}

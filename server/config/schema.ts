@@ -1,0 +1,95 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+// IPv4 dotted quad; validated by pattern so a typo fails at start-up, not on the first packet.
+const Ipv4 = Type.String({ pattern: '^((25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\\.){3}(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$' });
+const Cidr = Type.String({ pattern: '^[0-9.]+/[0-9]{1,2}$', description: 'IPv4 network, e.g. 10.250.0.0/24' });
+
+const Subnet = Type.Object(
+  {
+    cidr: Cidr,
+    gateway: Type.Optional(Ipv4),
+    dns: Type.Array(Ipv4, { default: [] }),
+    ntp: Type.Array(Ipv4, { default: [] }),
+    domain: Type.Optional(Type.String({ minLength: 1, maxLength: 253 })),
+    leaseSeconds: Type.Integer({ minimum: 60, maximum: 604800, default: 3600 }),
+    pool: Type.Optional(Type.Object({ start: Ipv4, end: Ipv4 }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+
+const Profile = Type.Object(
+  {
+    description: Type.Optional(Type.String()),
+    kernel: Type.String({ minLength: 1, description: 'artifact path under artifacts.root, or an http(s) URL' }),
+    initrds: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+    cmdline: Type.String({ default: '' }),
+  },
+  { additionalProperties: false },
+);
+
+export const ConfigSchema = Type.Object(
+  {
+    dataDir: Type.String({ default: './data', minLength: 1 }),
+    advertiseAddress: Type.Union([Ipv4, Type.Literal('auto')], { default: 'auto' }),
+    log: Type.Object(
+      { level: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace'].map((l) => Type.Literal(l)), { default: 'info' }) },
+      { additionalProperties: false, default: {} },
+    ),
+    http: Type.Object(
+      {
+        listen: Type.String({ default: '0.0.0.0' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8080 }),
+        publicUrl: Type.Optional(Type.String({ pattern: '^https?://[^/]+$', description: 'base URL machines use; defaults to http://<advertiseAddress>:<port>' })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    tftp: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        listen: Type.String({ default: '0.0.0.0' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 69 }),
+        blockSizeMax: Type.Integer({ minimum: 512, maximum: 65464, default: 1468 }),
+        windowSizeMax: Type.Integer({ minimum: 1, maximum: 64, default: 16 }),
+        timeoutMs: Type.Integer({ minimum: 100, maximum: 30000, default: 1000 }),
+        retries: Type.Integer({ minimum: 1, maximum: 20, default: 5 }),
+        maxTransfers: Type.Integer({ minimum: 1, maximum: 10000, default: 256 }),
+        maxPerClient: Type.Integer({ minimum: 1, maximum: 256, default: 8 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    dhcp: Type.Object(
+      {
+        mode: Type.Union([Type.Literal('proxy'), Type.Literal('full'), Type.Literal('off')], { default: 'proxy' }),
+        listen: Type.String({ default: '0.0.0.0' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 67 }),
+        clientPort: Type.Integer({ minimum: 0, maximum: 65535, default: 68 }),
+        pxePort: Type.Integer({ minimum: 0, maximum: 65535, default: 4011 }),
+        unknownMachines: Type.Union([Type.Literal('ignore'), Type.Literal('record'), Type.Literal('boot')], { default: 'record' }),
+        proxyStrategy: Type.Union([Type.Literal('auto'), Type.Literal('skip-discovery'), Type.Literal('boot-server')], { default: 'auto' }),
+        subnets: Type.Array(Subnet, { default: [] }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    boot: Type.Object(
+      {
+        ipxeDir: Type.String({ default: 'auto', description: "directory holding undionly.kpxe, snponly.efi, ipxe.efi; 'auto' searches /usr/lib/ipxe" }),
+        uefiBinary: Type.Union([Type.Literal('snponly.efi'), Type.Literal('ipxe.efi')], { default: 'snponly.efi' }),
+        arm64Binary: Type.String({ default: 'snp-arm64.efi' }),
+        templatesDir: Type.Optional(Type.String({ description: 'override for boot-assets/templates' })),
+        defaultProfile: Type.Optional(Type.String({ minLength: 1, description: 'profile for machines without one and for unknown machines under unknownMachines: boot' })),
+        scriptRetries: Type.Integer({ minimum: 1, maximum: 100, default: 5 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    artifacts: Type.Object(
+      { root: Type.Optional(Type.String({ minLength: 1, description: 'defaults to <dataDir>/artifacts' })) },
+      { additionalProperties: false, default: {} },
+    ),
+    profiles: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), Profile, { default: {} }),
+  },
+  { additionalProperties: false },
+);
+
+export type Config = Static<typeof ConfigSchema>;
+export type SubnetConfig = Static<typeof Subnet>;
+export type ProfileConfig = Static<typeof Profile>;

@@ -1,0 +1,24 @@
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { bootRoutes, type BootRouteDeps } from './boot-routes.js';
+import { machineRoutes, type MachineRouteDeps } from './machine-routes.js';
+import { installProblemHandlers } from './problem.js';
+
+export type HttpDeps = BootRouteDeps & MachineRouteDeps & { log: Logger };
+
+export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: deps.log.child({ component: 'http' }) as FastifyBaseLogger,
+    // Boot traffic is recorded on the machine timeline; per-request log lines would only repeat it.
+    logController: new LogController({ disableRequestLogging: true }),
+    // Firmware does not follow redirects, so '//' and trailing '/' are matched, never redirected.
+    routerOptions: { ignoreDuplicateSlashes: true, ignoreTrailingSlash: true, maxParamLength: 512 },
+    bodyLimit: 1024 * 1024,
+    ajv: { customOptions: { coerceTypes: true, useDefaults: true, removeAdditional: false } },
+  });
+  installProblemHandlers(app);
+  app.get('/healthz', async () => ({ ok: true }));
+  await app.register(async (scope) => bootRoutes(scope, deps));
+  await app.register(async (scope) => machineRoutes(scope, deps));
+  return app;
+}

@@ -1,0 +1,127 @@
+import { Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import type { FastifyInstance } from 'fastify';
+import { importMachines } from '../inventory/import-machines.js';
+import type { InventoryFormat } from '../inventory/inventory-file.js';
+import { MachineInputSchema, MachineStateSchema, type Machine } from '../inventory/machine.js';
+import { normalizeMachineInput } from '../inventory/normalize.js';
+import type { MachineState } from '../lifecycle/states.js';
+import { StoreError, type EventRepo, type MachinePatch, type MachineRepo } from '../store/types.js';
+import type { Timeline } from '../timeline/recorder.js';
+import { sendProblem } from './problem.js';
+
+export interface MachineRouteDeps {
+  machines: MachineRepo;
+  events: EventRepo;
+  timeline: Timeline;
+}
+
+const ListQuery = Type.Object({
+  state: Type.Optional(MachineStateSchema),
+  tag: Type.Optional(Type.String()),
+  rack: Type.Optional(Type.String()),
+  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  offset: Type.Integer({ minimum: 0, default: 0 }),
+});
+const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f-]{36}$' }) });
+const EventsQuery = Type.Object({ after: Type.Integer({ minimum: 0, default: 0 }), limit: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }) });
+const PatchBody = Type.Composite([Type.Partial(MachineInputSchema), Type.Object({ state: Type.Optional(MachineStateSchema) })], { additionalProperties: false });
+
+const INVENTORY_TYPES: Record<string, InventoryFormat> = {
+  'text/csv': 'csv',
+  'application/yaml': 'yaml',
+  'application/x-yaml': 'yaml',
+  'text/yaml': 'yaml',
+};
+
+export async function machineRoutes(app: FastifyInstance, deps: MachineRouteDeps): Promise<void> {
+  for (const type of Object.keys(INVENTORY_TYPES)) {
+    app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: 16 * 1024 * 1024 }, (_req, body, done) => done(null, body));
+  }
+
+  app.get('/api/v1/machines', { schema: { querystring: ListQuery } }, async (req) => {
+    const q = req.query as { state?: MachineState; tag?: string; rack?: string; limit: number; offset: number };
+    const { items, total } = await deps.machines.list(q);
+    return { items, total, limit: q.limit, offset: q.offset };
+  });
+
+  app.post('/api/v1/machines', async (req, reply) => {
+    const r = normalizeMachineInput(req.body);
+    if (!r.ok) return sendProblem(reply, 422, 'Invalid machine', 'the machine record has invalid fields', r.issues);
+    try {
+      const m = await deps.machines.create(r.machine);
+      await adopt(m.id, m.macs);
+      return reply.code(201).send(m);
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'RB_CONFLICT') return sendProblem(reply, 409, 'Conflict', e.message);
+      throw e;
+    }
+  });
+
+  app.post('/api/v1/machines/import', async (req, reply) => {
+    const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const format = INVENTORY_TYPES[type];
+    if (format === undefined || typeof req.body !== 'string') {
+      return sendProblem(reply, 415, 'Unsupported media type', `send text/csv or application/yaml, not '${type}'`);
+    }
+    const r = await importMachines(deps.machines, req.body, format);
+    if (!r.ok) return sendProblem(reply, 422, 'Invalid inventory', 'nothing was imported; fix the lines listed', r.issues);
+    for (const m of r.created) await adopt(m.id, m.macs);
+    req.log.info({ count: r.created.length }, 'inventory imported');
+    return reply.code(201).send({ created: r.created.length, items: r.created });
+  });
+
+  app.get('/api/v1/machines/:id', { schema: { params: IdParams } }, async (req, reply) => {
+    const m = await deps.machines.get((req.params as { id: string }).id);
+    return m ?? sendProblem(reply, 404, 'Not found', 'no such machine');
+  });
+
+  app.patch('/api/v1/machines/:id', { schema: { params: IdParams } }, async (req, reply) => {
+    const id = (req.params as { id: string }).id;
+    const cur = await deps.machines.get(id);
+    if (cur === null) return sendProblem(reply, 404, 'Not found', 'no such machine');
+    if (!Value.Check(PatchBody, req.body)) {
+      const issues = [...Value.Errors(PatchBody, req.body)].slice(0, 10).map((e) => ({ field: e.path.slice(1).replace(/\//g, '.'), message: e.message }));
+      return sendProblem(reply, 422, 'Invalid machine', 'the patch has invalid fields', issues);
+    }
+    const { state, ...fields } = req.body as Record<string, unknown> & { state?: MachineState };
+    const merged = normalizeMachineInput({ ...toInput(cur), ...fields });
+    if (!merged.ok) return sendProblem(reply, 422, 'Invalid machine', 'the patch has invalid fields', merged.issues);
+    const { state: _ignored, discovery: _d, ...patch } = merged.machine;
+    const full: MachinePatch = state === undefined ? patch : { ...patch, state };
+    try {
+      const m = await deps.machines.update(id, full);
+      if (state !== undefined && state !== cur.state) {
+        await deps.timeline.record({ machineId: id, mac: null, source: 'api', kind: 'state.changed', outcome: 'info', message: `state set to ${state} by the API`, detail: { from: cur.state, to: state } });
+      }
+      return m;
+    } catch (e) {
+      if (e instanceof StoreError && e.code === 'RB_CONFLICT') return sendProblem(reply, 409, 'Conflict', e.message);
+      throw e;
+    }
+  });
+
+  app.delete('/api/v1/machines/:id', { schema: { params: IdParams } }, async (req, reply) => {
+    const ok = await deps.machines.delete((req.params as { id: string }).id);
+    return ok ? reply.code(204).send() : sendProblem(reply, 404, 'Not found', 'no such machine');
+  });
+
+  app.get('/api/v1/machines/:id/events', { schema: { params: IdParams, querystring: EventsQuery } }, async (req, reply) => {
+    const id = (req.params as { id: string }).id;
+    if ((await deps.machines.get(id)) === null) return sendProblem(reply, 404, 'Not found', 'no such machine');
+    const q = req.query as { after: number; limit: number };
+    const items = await deps.events.listForMachine(id, { afterId: q.after, limit: q.limit });
+    return { items, next: items.length > 0 ? items[items.length - 1]!.id : q.after };
+  });
+
+  /** Boot events seen before an operator registered a MAC become part of that machine's timeline. */
+  async function adopt(id: string, macs: string[]): Promise<void> {
+    for (const mac of macs) await deps.events.adoptByMac(mac, id);
+  }
+}
+
+function toInput(machine: Machine): Record<string, unknown> {
+  const m = machine as unknown as Record<string, unknown>;
+  const keys = ['name', 'macs', 'smbiosUuid', 'serial', 'arch', 'firmware', 'role', 'rack', 'tags', 'network', 'profile', 'bmc', 'maas'];
+  return Object.fromEntries(keys.filter((k) => m[k] !== null && m[k] !== undefined).map((k) => [k, m[k]]));
+}

@@ -1,0 +1,74 @@
+import { Type, type Static } from '@sinclair/typebox';
+import { MACHINE_STATES, type MachineState } from '../lifecycle/states.js';
+
+const Ipv4 = Type.String({ pattern: '^(\\d{1,3}\\.){3}\\d{1,3}$' });
+
+export const MachineNetworkSchema = Type.Object(
+  {
+    hostname: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$' })),
+    ip: Type.Optional(Ipv4),
+    prefix: Type.Optional(Type.Integer({ minimum: 1, maximum: 32 })),
+    gateway: Type.Optional(Ipv4),
+    dns: Type.Optional(Type.Array(Ipv4, { maxItems: 8 })),
+    vlan: Type.Optional(Type.Integer({ minimum: 1, maximum: 4094 })),
+    mtu: Type.Optional(Type.Integer({ minimum: 576, maximum: 9216 })),
+  },
+  { additionalProperties: false },
+);
+
+/** What an operator supplies, through the API or an inventory file. */
+export const MachineInputSchema = Type.Object(
+  {
+    name: Type.String({ pattern: '^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$' }),
+    macs: Type.Array(Type.String(), { minItems: 1, maxItems: 16 }),
+    smbiosUuid: Type.Optional(Type.String()),
+    serial: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    arch: Type.Optional(Type.Union([Type.Literal('x86_64'), Type.Literal('arm64')])),
+    firmware: Type.Optional(Type.Union([Type.Literal('bios'), Type.Literal('uefi')])),
+    role: Type.Optional(Type.String({ pattern: '^[a-z][a-z0-9-]{0,31}$' })),
+    rack: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+    tags: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9._:-]{1,64}$' }), { maxItems: 32 })),
+    network: Type.Optional(MachineNetworkSchema),
+    profile: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]+$' })),
+    bmc: Type.Optional(Type.Object({ address: Type.String({ minLength: 1 }), vendor: Type.Optional(Type.String()) }, { additionalProperties: false })),
+    maas: Type.Optional(Type.Object({ systemId: Type.String({ minLength: 1 }) }, { additionalProperties: false })),
+  },
+  { additionalProperties: false },
+);
+
+export type MachineInput = Static<typeof MachineInputSchema>;
+export type MachineNetwork = Static<typeof MachineNetworkSchema>;
+
+export interface DiscoveryInfo {
+  firstSeenAt: string;
+  vendorClass: string | null;
+  clientArch: number | null;
+  relay: { giaddr: string; circuitId: string | null; remoteId: string | null } | null;
+}
+
+export interface Machine {
+  id: string;
+  name: string;
+  macs: string[];
+  smbiosUuid: string | null;
+  serial: string | null;
+  arch: 'x86_64' | 'arm64' | null;
+  firmware: 'bios' | 'uefi' | null;
+  role: string | null;
+  rack: string | null;
+  tags: string[];
+  network: MachineNetwork | null;
+  profile: string | null;
+  bmc: { address: string; vendor?: string } | null;
+  maas: { systemId: string } | null;
+  state: MachineState;
+  discovery: DiscoveryInfo | null;
+  tokenGeneration: number;
+  createdAt: string;
+  updatedAt: string;
+}
+
+/** A validated, normalised machine ready to be stored. */
+export type NewMachine = Omit<Machine, 'id' | 'createdAt' | 'updatedAt' | 'tokenGeneration'>;
+
+export const MachineStateSchema = Type.Union(MACHINE_STATES.map((s) => Type.Literal(s)));

@@ -1,0 +1,67 @@
+// Ordered, append-only schema migrations. Never edit an applied one; add the next version.
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    name: 'inventory, leases, events',
+    sql: `
+      CREATE TABLE machines (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        smbios_uuid TEXT UNIQUE,
+        smbios_uuid_swapped TEXT,
+        serial TEXT,
+        arch TEXT,
+        firmware TEXT,
+        role TEXT,
+        rack TEXT,
+        profile TEXT,
+        state TEXT NOT NULL,
+        tags TEXT NOT NULL DEFAULT '[]',
+        network TEXT,
+        bmc TEXT,
+        maas TEXT,
+        discovery TEXT,
+        token_generation INTEGER NOT NULL DEFAULT 1,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX machines_uuid_swapped ON machines(smbios_uuid_swapped);
+      CREATE INDEX machines_state ON machines(state);
+      CREATE TABLE machine_macs (
+        mac TEXT PRIMARY KEY,
+        machine_id TEXT NOT NULL REFERENCES machines(id) ON DELETE CASCADE,
+        position INTEGER NOT NULL
+      );
+      CREATE INDEX machine_macs_machine ON machine_macs(machine_id);
+      CREATE TABLE leases (
+        ip TEXT PRIMARY KEY,
+        mac TEXT NOT NULL,
+        client_id TEXT,
+        machine_id TEXT,
+        state TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        hostname TEXT
+      );
+      CREATE INDEX leases_mac ON leases(mac);
+      CREATE TABLE events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        machine_id TEXT,
+        mac TEXT,
+        ts TEXT NOT NULL,
+        source TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        message TEXT NOT NULL,
+        detail TEXT
+      );
+      CREATE INDEX events_machine ON events(machine_id, id);
+      CREATE INDEX events_mac ON events(mac, id);
+    `,
+  },
+];

@@ -1,0 +1,346 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import { swapUuidByteOrder } from '../../inventory/identity.js';
+import type { Machine, NewMachine } from '../../inventory/machine.js';
+import type { MachineState } from '../../lifecycle/states.js';
+import {
+  StoreError,
+  type EventRepo,
+  type Lease,
+  type LeaseRepo,
+  type MachineFilter,
+  type MachinePatch,
+  type MachineRepo,
+  type NewEvent,
+  type Store,
+  type StoredEvent,
+} from '../types.js';
+import { MIGRATIONS, type Migration } from './migrations.js';
+
+type Db = Database.Database;
+
+interface MachineRow {
+  id: string;
+  name: string;
+  smbios_uuid: string | null;
+  serial: string | null;
+  arch: string | null;
+  firmware: string | null;
+  role: string | null;
+  rack: string | null;
+  profile: string | null;
+  state: string;
+  tags: string;
+  network: string | null;
+  bmc: string | null;
+  maas: string | null;
+  discovery: string | null;
+  token_generation: number;
+  created_at: string;
+  updated_at: string;
+  macs: string;
+}
+
+/** Opens (creating if needed) the SQLite store and brings its schema up to date. */
+export function openSqliteStore(path: string, migrations: Migration[] = MIGRATIONS): Store {
+  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+  const db = new Database(path);
+  db.pragma('journal_mode = WAL');
+  db.pragma('synchronous = NORMAL');
+  db.pragma('foreign_keys = ON');
+  db.pragma('busy_timeout = 5000');
+  migrate(db, migrations);
+  return {
+    machines: new SqliteMachines(db),
+    leases: new SqliteLeases(db),
+    events: new SqliteEvents(db),
+    close: async () => {
+      db.close();
+    },
+  };
+}
+
+export function migrate(db: Db, migrations: Migration[]): void {
+  db.exec('CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)');
+  const applied = new Set(db.prepare('SELECT version FROM schema_migrations').pluck().all() as number[]);
+  const newest = Math.max(0, ...applied);
+  const known = Math.max(0, ...migrations.map((m) => m.version));
+  if (newest > known) throw new Error(`store schema version ${newest} is newer than this rackboot knows (${known}); upgrade rackboot`);
+  for (const m of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (applied.has(m.version)) continue;
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)').run(m.version, m.name, new Date().toISOString());
+    })();
+  }
+}
+
+const MACHINE_SELECT = `SELECT m.*, (SELECT json_group_array(mac) FROM (SELECT mac FROM machine_macs WHERE machine_id = m.id ORDER BY position)) AS macs FROM machines m`;
+
+function toMachine(r: MachineRow): Machine {
+  return {
+    id: r.id,
+    name: r.name,
+    macs: JSON.parse(r.macs) as string[],
+    smbiosUuid: r.smbios_uuid,
+    serial: r.serial,
+    arch: r.arch as Machine['arch'],
+    firmware: r.firmware as Machine['firmware'],
+    role: r.role,
+    rack: r.rack,
+    tags: JSON.parse(r.tags) as string[],
+    network: parseJson(r.network),
+    profile: r.profile,
+    bmc: parseJson(r.bmc),
+    maas: parseJson(r.maas),
+    state: r.state as MachineState,
+    discovery: parseJson(r.discovery),
+    tokenGeneration: r.token_generation,
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
+}
+
+function parseJson<T>(s: string | null): T | null {
+  return s === null ? null : (JSON.parse(s) as T);
+}
+
+function json(v: unknown): string | null {
+  return v === null || v === undefined ? null : JSON.stringify(v);
+}
+
+class SqliteMachines implements MachineRepo {
+  private readonly byId: Database.Statement;
+  private readonly byName: Database.Statement;
+  private readonly byMac: Database.Statement;
+  private readonly byUuid: Database.Statement;
+
+  constructor(private readonly db: Db) {
+    this.byId = db.prepare(`${MACHINE_SELECT} WHERE m.id = ?`);
+    this.byName = db.prepare(`${MACHINE_SELECT} WHERE m.name = ?`);
+    this.byMac = db.prepare(`${MACHINE_SELECT} WHERE m.id = (SELECT machine_id FROM machine_macs WHERE mac = ?)`);
+    this.byUuid = db.prepare(`${MACHINE_SELECT} WHERE m.smbios_uuid = ? OR m.smbios_uuid_swapped = ? LIMIT 1`);
+  }
+
+  async create(m: NewMachine): Promise<Machine> {
+    return this.db.transaction(() => this.insert(m))();
+  }
+
+  async createMany(ms: NewMachine[]): Promise<Machine[]> {
+    return this.db.transaction(() => ms.map((m) => this.insert(m)))();
+  }
+
+  async get(id: string): Promise<Machine | null> {
+    return this.one(this.byId.get(id));
+  }
+
+  async findByName(name: string): Promise<Machine | null> {
+    return this.one(this.byName.get(name));
+  }
+
+  async findByMac(mac: string): Promise<Machine | null> {
+    return this.one(this.byMac.get(mac));
+  }
+
+  async findByUuid(uuid: string): Promise<Machine | null> {
+    return this.one(this.byUuid.get(uuid, uuid));
+  }
+
+  async list(f: MachineFilter = {}): Promise<{ items: Machine[]; total: number }> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.state !== undefined) (where.push('m.state = ?'), args.push(f.state));
+    if (f.rack !== undefined) (where.push('m.rack = ?'), args.push(f.rack));
+    if (f.tag !== undefined) (where.push('EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value = ?)'), args.push(f.tag));
+    const clause = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
+    const total = this.db.prepare(`SELECT count(*) FROM machines m${clause}`).pluck().get(...args) as number;
+    const rows = this.db
+      .prepare(`${MACHINE_SELECT}${clause} ORDER BY m.name LIMIT ? OFFSET ?`)
+      .all(...args, f.limit ?? 100, f.offset ?? 0) as MachineRow[];
+    return { items: rows.map(toMachine), total };
+  }
+
+  async update(id: string, patch: MachinePatch): Promise<Machine> {
+    return this.db.transaction(() => {
+      const cur = this.one(this.byId.get(id));
+      if (cur === null) throw new StoreError('RB_NOT_FOUND', `no machine ${id}`);
+      const next = { ...cur, ...patch };
+      this.checkFree(next, id);
+      this.db
+        .prepare(
+          `UPDATE machines SET name=?, smbios_uuid=?, smbios_uuid_swapped=?, serial=?, arch=?, firmware=?, role=?, rack=?, profile=?,
+           state=?, tags=?, network=?, bmc=?, maas=?, discovery=?, updated_at=? WHERE id=?`,
+        )
+        .run(...this.columns(next), new Date().toISOString(), id);
+      if (patch.macs !== undefined) {
+        this.db.prepare('DELETE FROM machine_macs WHERE machine_id = ?').run(id);
+        this.insertMacs(id, patch.macs);
+      }
+      return this.one(this.byId.get(id))!;
+    })();
+  }
+
+  async rotateToken(id: string): Promise<Machine> {
+    const r = this.db.prepare('UPDATE machines SET token_generation = token_generation + 1, updated_at = ? WHERE id = ?').run(new Date().toISOString(), id);
+    if (r.changes === 0) throw new StoreError('RB_NOT_FOUND', `no machine ${id}`);
+    return this.one(this.byId.get(id))!;
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.db.prepare('DELETE FROM machines WHERE id = ?').run(id).changes > 0;
+  }
+
+  private insert(m: NewMachine): Machine {
+    this.checkFree(m, null);
+    const id = randomUUID();
+    const now = new Date().toISOString();
+    this.db
+      .prepare(
+        `INSERT INTO machines (name, smbios_uuid, smbios_uuid_swapped, serial, arch, firmware, role, rack, profile, state, tags, network,
+         bmc, maas, discovery, id, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+      )
+      .run(...this.columns(m), id, now, now);
+    this.insertMacs(id, m.macs);
+    return this.one(this.byId.get(id))!;
+  }
+
+  private columns(m: NewMachine): unknown[] {
+    return [
+      m.name,
+      m.smbiosUuid,
+      m.smbiosUuid === null ? null : swapUuidByteOrder(m.smbiosUuid),
+      m.serial,
+      m.arch,
+      m.firmware,
+      m.role,
+      m.rack,
+      m.profile,
+      m.state,
+      JSON.stringify(m.tags),
+      json(m.network),
+      json(m.bmc),
+      json(m.maas),
+      json(m.discovery),
+    ];
+  }
+
+  private insertMacs(id: string, macs: string[]): void {
+    const ins = this.db.prepare('INSERT INTO machine_macs (mac, machine_id, position) VALUES (?, ?, ?)');
+    macs.forEach((mac, i) => ins.run(mac, id, i));
+  }
+
+  /** Conflicts are reported with the owner's name, which is what an operator needs to fix an import. */
+  private checkFree(m: Pick<NewMachine, 'name' | 'macs' | 'smbiosUuid'>, selfId: string | null): void {
+    const named = this.db.prepare('SELECT id FROM machines WHERE name = ?').pluck().get(m.name) as string | undefined;
+    if (named !== undefined && named !== selfId) throw new StoreError('RB_CONFLICT', `a machine named '${m.name}' already exists`);
+    for (const mac of m.macs) {
+      const owner = this.db.prepare('SELECT m.id, m.name FROM machine_macs x JOIN machines m ON m.id = x.machine_id WHERE x.mac = ?').get(mac) as
+        | { id: string; name: string }
+        | undefined;
+      if (owner !== undefined && owner.id !== selfId) throw new StoreError('RB_CONFLICT', `MAC ${mac} already belongs to machine '${owner.name}'`);
+    }
+    if (m.smbiosUuid !== null) {
+      const owner = this.db
+        .prepare('SELECT id, name FROM machines WHERE smbios_uuid IN (?, ?) OR smbios_uuid_swapped = ?')
+        .get(m.smbiosUuid, swapUuidByteOrder(m.smbiosUuid), m.smbiosUuid) as { id: string; name: string } | undefined;
+      if (owner !== undefined && owner.id !== selfId) throw new StoreError('RB_CONFLICT', `UUID ${m.smbiosUuid} already belongs to machine '${owner.name}'`);
+    }
+  }
+
+  private one(row: unknown): Machine | null {
+    return row === undefined ? null : toMachine(row as MachineRow);
+  }
+}
+
+interface LeaseRow {
+  ip: string;
+  mac: string;
+  client_id: string | null;
+  machine_id: string | null;
+  state: string;
+  expires_at: number;
+  hostname: string | null;
+}
+
+class SqliteLeases implements LeaseRepo {
+  private readonly upsert: Database.Statement;
+  private readonly del: Database.Statement;
+
+  constructor(private readonly db: Db) {
+    this.upsert = db.prepare(
+      `INSERT INTO leases (ip, mac, client_id, machine_id, state, expires_at, hostname) VALUES (?,?,?,?,?,?,?)
+       ON CONFLICT(ip) DO UPDATE SET mac=excluded.mac, client_id=excluded.client_id, machine_id=excluded.machine_id,
+       state=excluded.state, expires_at=excluded.expires_at, hostname=excluded.hostname`,
+    );
+    this.del = db.prepare('DELETE FROM leases WHERE ip = ?');
+  }
+
+  async all(): Promise<Lease[]> {
+    return (this.db.prepare('SELECT * FROM leases').all() as LeaseRow[]).map((r) => ({
+      ip: r.ip,
+      mac: r.mac,
+      clientId: r.client_id,
+      machineId: r.machine_id,
+      state: r.state as Lease['state'],
+      expiresAt: r.expires_at,
+      hostname: r.hostname,
+    }));
+  }
+
+  async put(l: Lease): Promise<void> {
+    this.upsert.run(l.ip, l.mac, l.clientId, l.machineId, l.state, l.expiresAt, l.hostname);
+  }
+
+  async remove(ip: string): Promise<void> {
+    this.del.run(ip);
+  }
+}
+
+interface EventRow {
+  id: number;
+  machine_id: string | null;
+  mac: string | null;
+  ts: string;
+  source: string;
+  kind: string;
+  outcome: string;
+  message: string;
+  detail: string | null;
+}
+
+class SqliteEvents implements EventRepo {
+  private readonly ins: Database.Statement;
+
+  constructor(private readonly db: Db) {
+    this.ins = db.prepare('INSERT INTO events (machine_id, mac, ts, source, kind, outcome, message, detail) VALUES (?,?,?,?,?,?,?,?)');
+  }
+
+  async append(ev: NewEvent): Promise<StoredEvent> {
+    const ts = new Date().toISOString();
+    const r = this.ins.run(ev.machineId, ev.mac, ts, ev.source, ev.kind, ev.outcome, ev.message, json(ev.detail));
+    return { ...ev, id: Number(r.lastInsertRowid), ts };
+  }
+
+  async listForMachine(machineId: string, opts: { afterId?: number; limit?: number } = {}): Promise<StoredEvent[]> {
+    const rows = this.db
+      .prepare('SELECT * FROM events WHERE machine_id = ? AND id > ? ORDER BY id LIMIT ?')
+      .all(machineId, opts.afterId ?? 0, Math.min(opts.limit ?? 500, 5000)) as EventRow[];
+    return rows.map((r) => ({
+      id: r.id,
+      machineId: r.machine_id,
+      mac: r.mac,
+      ts: r.ts,
+      source: r.source as StoredEvent['source'],
+      kind: r.kind,
+      outcome: r.outcome as StoredEvent['outcome'],
+      message: r.message,
+      ...(r.detail === null ? {} : { detail: JSON.parse(r.detail) as Record<string, unknown> }),
+    }));
+  }
+
+  async adoptByMac(mac: string, machineId: string): Promise<number> {
+    return this.db.prepare('UPDATE events SET machine_id = ? WHERE mac = ? AND machine_id IS NULL').run(machineId, mac).changes;
+  }
+}

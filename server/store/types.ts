@@ -1,0 +1,90 @@
+import type { Machine, NewMachine } from '../inventory/machine.js';
+import type { MachineState } from '../lifecycle/states.js';
+
+// The storage contract. Every method is atomic on its own, so a PostgreSQL backend can implement it
+// with one transaction per call; SQLite is the embedded default.
+
+export class StoreError extends Error {
+  constructor(
+    readonly code: 'RB_CONFLICT' | 'RB_NOT_FOUND',
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export interface MachineFilter {
+  state?: MachineState;
+  tag?: string;
+  rack?: string;
+  limit?: number;
+  offset?: number;
+}
+
+export type MachinePatch = Partial<Omit<NewMachine, 'state'>> & { state?: MachineState };
+
+export interface MachineRepo {
+  /** Fails with RB_CONFLICT when the name, a MAC or the UUID already belongs to another machine. */
+  create(m: NewMachine): Promise<Machine>;
+  /** All or nothing. */
+  createMany(ms: NewMachine[]): Promise<Machine[]>;
+  get(id: string): Promise<Machine | null>;
+  findByName(name: string): Promise<Machine | null>;
+  findByMac(mac: string): Promise<Machine | null>;
+  /** Matches the stored UUID in either byte order. */
+  findByUuid(uuid: string): Promise<Machine | null>;
+  list(filter?: MachineFilter): Promise<{ items: Machine[]; total: number }>;
+  update(id: string, patch: MachinePatch): Promise<Machine>;
+  rotateToken(id: string): Promise<Machine>;
+  delete(id: string): Promise<boolean>;
+}
+
+export type LeaseState = 'offered' | 'bound' | 'declined';
+
+export interface Lease {
+  ip: string;
+  mac: string;
+  clientId: string | null;
+  machineId: string | null;
+  state: LeaseState;
+  expiresAt: number; // epoch ms
+  hostname: string | null;
+}
+
+export interface LeaseRepo {
+  all(): Promise<Lease[]>;
+  put(lease: Lease): Promise<void>;
+  remove(ip: string): Promise<void>;
+}
+
+export type EventSource = 'dhcp' | 'pxe' | 'tftp' | 'http' | 'callback' | 'lifecycle' | 'api';
+export type EventOutcome = 'ok' | 'error' | 'info';
+
+export interface NewEvent {
+  machineId: string | null;
+  mac: string | null;
+  source: EventSource;
+  kind: string;
+  outcome: EventOutcome;
+  message: string;
+  detail?: Record<string, unknown>;
+}
+
+export interface StoredEvent extends NewEvent {
+  id: number;
+  ts: string;
+}
+
+export interface EventRepo {
+  append(ev: NewEvent): Promise<StoredEvent>;
+  listForMachine(machineId: string, opts?: { afterId?: number; limit?: number }): Promise<StoredEvent[]>;
+  /** Attaches events recorded under a MAC before the machine was known (discovery) to that machine. */
+  adoptByMac(mac: string, machineId: string): Promise<number>;
+}
+
+export interface Store {
+  readonly machines: MachineRepo;
+  readonly leases: LeaseRepo;
+  readonly events: EventRepo;
+  close(): Promise<void>;
+}
