@@ -2,7 +2,8 @@ import { createSocket, type RemoteInfo, type Socket } from 'node:dgram';
 import type { Logger } from 'pino';
 import { classify } from './classify.js';
 import type { DhcpHandler } from './handler.js';
-import { decodePacket, encodePacket } from './packet.js';
+import { Opt, u16Opt } from './options.js';
+import { decodePacket, encodePacket, type DhcpPacket } from './packet.js';
 
 export interface DhcpServerOptions {
   listen: string;
@@ -87,7 +88,7 @@ export class DhcpServer {
         this.counters.ignored++;
         return;
       }
-      const enc = encodePacket(out.packet);
+      const enc = encodePacket(out.packet, { maxSize: replySize(decoded.packet) });
       if (!enc.ok) {
         this.counters.handlerErrors++;
         this.o.log.error({ mac: client.mac, reason: enc.reason }, 'could not encode DHCP reply');
@@ -116,4 +117,10 @@ export class DhcpServer {
     this.lastMalformedLog = now;
     this.o.log.warn({ from: `${rinfo.address}:${rinfo.port}`, reason, malformedTotal: this.counters.malformed }, 'malformed DHCP packet dropped');
   }
+}
+
+/** Option 57 counts the IP and UDP headers; without it a client is owed only the 576-byte minimum. */
+function replySize(req: DhcpPacket): number {
+  const max = u16Opt(req, Opt.MaxMessageSize);
+  return Math.min(1500, Math.max(576, max ?? 576)) - 28;
 }
