@@ -123,14 +123,16 @@ function detectAddress(): string | null {
 }
 
 function dotted(pointer: string): string {
-  return pointer.replace(/^\//, '').replace(/\//g, '.');
+  return pointer.replace(/^\//, '').split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).join('.');
 }
 
-function describe(message: string, schema: { anyOf?: Array<{ const?: unknown }>; description?: string }): string {
+function describe(message: string, schema: { anyOf?: Array<{ const?: unknown }>; description?: string; patternProperties?: Record<string, unknown> }): string {
   if (Array.isArray(schema.anyOf) && schema.anyOf.every((s) => s.const !== undefined)) {
     return `must be one of ${schema.anyOf.map((s) => String(s.const)).join(', ')}`;
   }
-  if (message.startsWith('Unexpected property')) return 'unknown key';
+  if (message.startsWith('Unexpected property')) {
+    return schema.patternProperties === undefined ? 'unknown key' : `name must match ${Object.keys(schema.patternProperties).join(', ')}`;
+  }
   return message.charAt(0).toLowerCase() + message.slice(1);
 }
 

@@ -24,7 +24,8 @@ const Profile = Type.Object(
     initrds: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
     cmdline: Type.String({ default: '' }),
   },
-  { additionalProperties: false },
+  // Value.Default only descends into record values whose schema has a default; this one lets a profile omit initrds and cmdline.
+  { additionalProperties: false, default: {} },
 );
 
 export const ConfigSchema = Type.Object(
@@ -85,7 +86,7 @@ export const ConfigSchema = Type.Object(
       { root: Type.Optional(Type.String({ minLength: 1, description: 'defaults to <dataDir>/artifacts' })) },
       { additionalProperties: false, default: {} },
     ),
-    profiles: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), Profile, { default: {} }),
+    profiles: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), Profile, { default: {}, additionalProperties: false }),
   },
   { additionalProperties: false },
 );
