@@ -1,5 +1,6 @@
 import type { Machine } from '../inventory/machine.js';
 import { StoreError, type MachineRepo } from '../store/types.js';
+import { swapUuidByteOrder } from './identity.js';
 import { parseInventory, type InventoryFormat, type LineIssue } from './inventory-file.js';
 import { normalizeMachineInput } from './normalize.js';
 import type { NewMachine } from './machine.js';
@@ -29,7 +30,8 @@ export async function importMachines(repo: MachineRepo, text: string, format: In
   for (const { line, machine: m } of ready) {
     claim(`name:${m.name}`, line, 'name', `name '${m.name}'`);
     m.macs.forEach((mac, i) => claim(`mac:${mac}`, line, `macs.${i}`, `MAC ${mac}`));
-    if (m.smbiosUuid !== null) claim(`uuid:${m.smbiosUuid}`, line, 'smbiosUuid', `UUID ${m.smbiosUuid}`);
+    // The store matches a UUID in either byte order, so the file's duplicate check does too.
+    if (m.smbiosUuid !== null) claim(`uuid:${[m.smbiosUuid, swapUuidByteOrder(m.smbiosUuid)].sort()[0]}`, line, 'smbiosUuid', `UUID ${m.smbiosUuid}`);
     if ((await repo.findByName(m.name)) !== null) issues.push({ line, field: 'name', message: `a machine named '${m.name}' already exists` });
     for (const [i, mac] of m.macs.entries()) {
       const owner = await repo.findByMac(mac);
