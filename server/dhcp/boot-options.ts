@@ -11,15 +11,18 @@ const FILE_FIELD_MAX = 127;
 
 /**
  * Writes the boot answer into a reply: BOOTP siaddr/sname/file and options 66/67 both (ROMs differ
- * in which they read), option 60 echoed as PXEClient or HTTPClient, option 97 echoed.
+ * in which they read) and option 97 echoed. Option 60 is echoed as HTTPClient for HTTP Boot, which
+ * requires it, and as PXEClient only in ProxyDHCP answers: EDK2 rejects an address-carrying offer
+ * that says PXEClient without PXE vendor options ("PXE-E16: No valid offer received").
  */
-export function addBootInfo(reply: DhcpPacket, req: DhcpPacket, c: DhcpClient, stage: Answer, serverIp: string): void {
+export function addBootInfo(reply: DhcpPacket, req: DhcpPacket, c: DhcpClient, stage: Answer, serverIp: string, mode: 'proxy' | 'full'): void {
   const file = stage.kind === 'tftp' ? stage.file : stage.url;
   reply.siaddr = serverIp;
   reply.sname = serverIp;
   // A long per-machine URL may not fit the 128-byte header field; option 67 always carries it.
   reply.file = file.length <= FILE_FIELD_MAX ? file : '';
-  reply.options.set(Opt.VendorClass, Buffer.from(c.httpBoot ? 'HTTPClient' : 'PXEClient'));
+  if (c.httpBoot) reply.options.set(Opt.VendorClass, Buffer.from('HTTPClient'));
+  else if (mode === 'proxy') reply.options.set(Opt.VendorClass, Buffer.from('PXEClient'));
   if (stage.kind === 'tftp') reply.options.set(Opt.TftpServerName, Buffer.from(serverIp));
   reply.options.set(Opt.BootFileName, Buffer.from(file));
   const guid = req.options.get(Opt.ClientGuid);

@@ -154,7 +154,7 @@ export class FullHandler implements DhcpHandler {
     let stage: FirstStage | null = null;
     if (c.netboot && a.machine !== null && planBoot(a.machine, this.d.cfg).kind !== 'ignore') {
       stage = chooseFirstStage(c, a.machine, this.d.urls, this.d.cfg.boot);
-      if (stage.kind !== 'unsupported') addBootInfo(reply, p, c, stage, this.d.cfg.advertiseIp);
+      if (stage.kind !== 'unsupported') addBootInfo(reply, p, c, stage, this.d.cfg.advertiseIp, 'full');
       if (c.ipxe) addIpxeNoProxyWait(reply);
     }
     const to = destination(p, false, this.d.ports);

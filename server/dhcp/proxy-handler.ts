@@ -53,7 +53,7 @@ export class ProxyHandler implements DhcpHandler {
     const isBootServer = req.via === 'pxe';
     reply.options.set(Opt.MessageType, Buffer.from([c.msgType === MsgType.Discover ? MsgType.Offer : MsgType.Ack]));
     setServerId(reply, this.d.cfg.advertiseIp);
-    addBootInfo(reply, packet, c, stage, this.d.cfg.advertiseIp);
+    addBootInfo(reply, packet, c, stage, this.d.cfg.advertiseIp, 'proxy');
     const mode = this.discoveryMode(c);
     if (isBootServer) {
       reply.ciaddr = packet.ciaddr;

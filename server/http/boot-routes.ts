@@ -88,7 +88,9 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
     if (!resolved.ok) return reply.code(404).type('text/plain').send('not found\n');
     await serveTracked(req, reply, resolved.path, 'firststage', binary);
   };
-  app.get('/boot/:id/:token/ipxe/:binary', firstStage);
+  // Explicit HEAD: fastify's generated HEAD route would overwrite Content-Length with 0, and UEFI HTTP
+  // Boot sizes its download buffer from the HEAD answer.
+  app.route({ method: ['GET', 'HEAD'], url: '/boot/:id/:token/ipxe/:binary', handler: firstStage, exposeHeadRoute: false });
 
   const artifact = async (req: FastifyRequest<{ Params: BootParams }>, reply: FastifyReply) => {
     const rel = req.params['*'] ?? '';
@@ -96,9 +98,8 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
     if (!resolved.ok) return reply.code(404).type('text/plain').send('not found\n');
     await serveTracked(req, reply, resolved.path, 'artifact', rel);
   };
-  app.get('/boot/:id/:token/files/*', artifact);
+  app.route({ method: ['GET', 'HEAD'], url: '/boot/:id/:token/files/*', handler: artifact, exposeHeadRoute: false });
 
-  // GET routes answer HEAD too (fastify adds the HEAD route); sendFile sends headers only for it.
   /** Range reads from sanboot and BMCs come by the hundred; only whole fetches and first reads reach the timeline. */
   async function serveTracked(req: FastifyRequest, reply: FastifyReply, path: string, what: string, name: string): Promise<void> {
     const m = req.machine!;

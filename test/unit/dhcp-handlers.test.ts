@@ -198,6 +198,19 @@ describe('full mode', () => {
     expect((await h.store.events.listForMachine(m.id)).map((e) => e.kind)).toEqual(['dhcp.offer', 'dhcp.ack']);
   });
 
+  it('gives EDK2 PXE its TFTP file without option 60, which EDK2 would read as a BINL offer and reject', async () => {
+    h = await dhcpHarness(FULL);
+    await h.addMachine({ name: 'uefi-1', macs: [MAC_B] });
+    const p = (await h.send(edk2PxeDiscover()))!.packet;
+    expect(p.yiaddr).toBe('10.250.0.100');
+    expect(bootFile(p)).toBe('52-54-00-ab-cd-ef/snponly.efi');
+    expect(p.siaddr).toBe(SERVER_IP);
+    expect(p.options.has(Opt.VendorClass)).toBe(false);
+    expect(p.options.has(Opt.VendorSpecific)).toBe(false);
+    const http = (await h.send(edk2HttpDiscover()))!.packet;
+    expect(opt(http, Opt.VendorClass)).toBe('HTTPClient');
+  });
+
   it('leases pool addresses to plain clients, keeps them across a restart, and runs dry without hanging', async () => {
     h = await dhcpHarness(FULL);
     const a = await dora(h, '02:00:00:00:00:0a');
