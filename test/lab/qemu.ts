@@ -46,6 +46,11 @@ export interface BootVmOptions {
   timeoutMs: number;
   /** Track the QEMU process here too (so the test's stopAll() covers it). */
   registry?: ProcessRegistry;
+  /**
+   * SMBIOS system UUID (-uuid), e.g. 9f2c1a4e-5b6d-4e7f-8a9b-0c1d2e3f4a01. Without it QEMU reports the all-zero
+   * UUID, and the firmware's DHCP option 97 is all zeros too.
+   */
+  uuid?: string;
   /** Extra QEMU arguments, appended last. */
   extraArgs?: readonly string[];
   /** QEMU -name; default `rb-<tap>`. */
@@ -116,6 +121,10 @@ export function qemuArgs(opts: BootVmOptions, varsFile: string | undefined): str
     '-serial',
     `file:${opts.serialLog}`,
   ];
+  if (opts.uuid !== undefined) {
+    if (!/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(opts.uuid)) throw new Error(`bootVm: bad UUID ${opts.uuid}`);
+    a.push('-uuid', opts.uuid);
+  }
   if (opts.firmware === 'ovmf') {
     if (varsFile === undefined) throw new Error('bootVm: OVMF needs a vars file');
     a.push('-drive', `if=pflash,format=raw,readonly=on,file=${OVMF_CODE}`, '-drive', `if=pflash,format=raw,file=${varsFile}`);
