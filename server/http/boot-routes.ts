@@ -81,6 +81,8 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
   };
   app.get('/boot/:id/:token/phone-home', phoneHome);
   app.post('/boot/:id/:token/phone-home', phoneHome);
+  // The phone-home body is never read, so accept whatever the booted system posts (cloud-init's phone_home sends a form).
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 64 * 1024 }, (_req, _body, done) => done(null, null));
 
   const firstStage = async (req: FastifyRequest<{ Params: BootParams }>, reply: FastifyReply) => {
     const binary = req.params.binary ?? '';
@@ -105,7 +107,8 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
     const m = req.machine!;
     const started = Date.now();
     const sent = await sendFile(req, reply, path);
-    if (sent === null || req.method === 'HEAD' || (sent.range !== null && sent.range.start !== 0)) return;
+    // 304 and 416 send no file: recording them as fetched would put a false 'sent' on the timeline.
+    if (sent === null || req.method === 'HEAD' || sent.status >= 300 || (sent.range !== null && sent.range.start !== 0)) return;
     const done = () => {
       const finished = reply.raw.writableFinished;
       void deps.timeline.record({
