@@ -1,0 +1,133 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { pino } from 'pino';
+import { bundledBootAssets } from '../../server/boot/assets-path.js';
+import { BootUrls } from '../../server/boot/boot-urls.js';
+import { REQUIRED_IPXE_BINARIES } from '../../server/boot/ipxe-binaries.js';
+import { loadOrCreateSecret, MachineTokens } from '../../server/boot/machine-tokens.js';
+import { loadIpxeTemplates } from '../../server/boot/template.js';
+import { validateConfig, type ResolvedConfig } from '../../server/config/load.js';
+import { buildHttpApp } from '../../server/http/app.js';
+import type { Machine } from '../../server/inventory/machine.js';
+import { normalizeMachineInput } from '../../server/inventory/normalize.js';
+import { openSqliteStore } from '../../server/store/sqlite/sqlite-store.js';
+import type { Store, StoredEvent } from '../../server/store/types.js';
+import { Timeline } from '../../server/timeline/recorder.js';
+
+export const ADVERTISE = '10.250.0.1';
+
+export interface HttpFixture {
+  app: FastifyInstance;
+  store: Store;
+  cfg: ResolvedConfig;
+  tokens: MachineTokens;
+  urls: BootUrls;
+  timeline: Timeline;
+  /** Temp directory holding the database, secret, artifacts and iPXE files. */
+  dir: string;
+  artifactsRoot: string;
+  ipxeDir: string;
+  /** Random contents of the fake iPXE binaries, by file name. */
+  ipxeFiles: Record<string, Buffer>;
+  /** Every timeline event recorded since the app was built, in order. */
+  events: StoredEvent[];
+  /** Writes a file under the artifact root (parents created) and returns its bytes. */
+  artifact(rel: string, data: Buffer | string): Buffer;
+  addMachine(input: Record<string, unknown>): Promise<Machine>;
+  /** The path (no scheme or host) of a machine's boot URL plus suffix, e.g. '/script.ipxe'. */
+  bootPath(m: Pick<Machine, 'id' | 'tokenGeneration'>, suffix: string): string;
+  /** Resolves with the first recorded event matching, including ones already recorded. */
+  waitForEvent(match: (e: StoredEvent) => boolean): Promise<StoredEvent>;
+  cleanup(): Promise<void>;
+}
+
+/**
+ * Builds the real HTTP app over a SQLite store, a token secret, an artifact root and a fake iPXE
+ * directory, all in one temp directory that cleanup() removes. `config` is merged into a minimal
+ * document and validated, so defaults match what rackboot runs with.
+ */
+export async function buildHttpFixture(config: Record<string, unknown> = {}): Promise<HttpFixture> {
+  const dir = mkdtempSync(join(tmpdir(), 'rb-http-'));
+  try {
+    const artifactsRoot = join(dir, 'artifacts');
+    const ipxeDir = join(dir, 'ipxe');
+    mkdirSync(artifactsRoot, { recursive: true });
+    mkdirSync(ipxeDir, { recursive: true });
+    const ipxeFiles: Record<string, Buffer> = {};
+    for (const name of REQUIRED_IPXE_BINARIES) {
+      const data = randomBytes(4096 + name.length * 97);
+      writeFileSync(join(ipxeDir, name), data);
+      ipxeFiles[name] = data;
+    }
+
+    const r = validateConfig({ advertiseAddress: ADVERTISE, dataDir: join(dir, 'data'), artifacts: { root: artifactsRoot }, boot: { ipxeDir }, ...config }, dir);
+    if (!r.ok) throw new Error(`fixture config invalid: ${JSON.stringify(r.issues)}`);
+    const cfg = r.config;
+
+    const log = pino({ level: 'silent' });
+    const store = openSqliteStore(join(cfg.dataDir, 'rackboot.db'));
+    const tokens = new MachineTokens(await loadOrCreateSecret(cfg.dataDir));
+    const urls = new BootUrls(cfg.publicUrl, tokens);
+    const timeline = new Timeline(store.events, log);
+    const events: StoredEvent[] = [];
+    timeline.on('event', (e) => events.push(e));
+    const templates = await loadIpxeTemplates(join(bundledBootAssets(), 'templates'));
+    const app = await buildHttpApp({ cfg, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log });
+    await app.ready();
+
+    return {
+      app,
+      store,
+      cfg,
+      tokens,
+      urls,
+      timeline,
+      dir,
+      artifactsRoot,
+      ipxeDir,
+      ipxeFiles,
+      events,
+      artifact(rel, data) {
+        const p = join(artifactsRoot, rel);
+        mkdirSync(dirname(p), { recursive: true });
+        const buf = typeof data === 'string' ? Buffer.from(data) : data;
+        writeFileSync(p, buf);
+        return buf;
+      },
+      async addMachine(input) {
+        const n = normalizeMachineInput(input);
+        if (!n.ok) throw new Error(`fixture machine invalid: ${JSON.stringify(n.issues)}`);
+        return store.machines.create(n.machine);
+      },
+      bootPath(m, suffix) {
+        return new URL(`${urls.base(m)}${suffix}`).pathname;
+      },
+      waitForEvent(match) {
+        const seen = events.find(match);
+        if (seen !== undefined) return Promise.resolve(seen);
+        return new Promise((resolve) => {
+          const on = (e: StoredEvent) => {
+            if (!match(e)) return;
+            timeline.off('event', on);
+            resolve(e);
+          };
+          timeline.on('event', on);
+        });
+      },
+      async cleanup() {
+        try {
+          await app.close();
+          await store.close();
+        } finally {
+          rmSync(dir, { recursive: true, force: true });
+        }
+      },
+    };
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
+}
