@@ -1,0 +1,73 @@
+#!/usr/bin/env node
+import { parseArgs } from 'node:util';
+import { pino } from 'pino';
+import { ConfigError, loadConfigFile } from '../config/load.js';
+import { startService } from '../service.js';
+
+const USAGE = `usage: rackboot <command> [options]
+
+commands:
+  serve [--config FILE]            run DHCP, TFTP and HTTP in one process (embedded defaults without a config)
+  config validate [--config FILE]  check a config file and print the resolved settings
+
+exit codes: 0 ok, 1 runtime failure, 2 usage or config error`;
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
+  } catch (e) {
+    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
+    return 2;
+  }
+  const { positionals, values } = parsed;
+  if (values.help || positionals.length === 0) {
+    process.stdout.write(`${USAGE}\n`);
+    return values.help ? 0 : 2;
+  }
+  const [cmd, sub] = positionals;
+  try {
+    if (cmd === 'serve') return await serve(values.config);
+    if (cmd === 'config' && sub === 'validate') {
+      const cfg = await loadConfigFile(values.config);
+      process.stdout.write(`${JSON.stringify(cfg, null, 2)}\n`);
+      return 0;
+    }
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      return 2;
+    }
+    throw e;
+  }
+  process.stderr.write(`unknown command: ${positionals.join(' ')}\n${USAGE}\n`);
+  return 2;
+}
+
+async function serve(configPath: string | undefined): Promise<number> {
+  const cfg = await loadConfigFile(configPath);
+  const log = pino({ level: cfg.log.level, base: { service: 'rackboot' } });
+  const svc = await startService(cfg, log);
+  if (svc.http === null && svc.tftp === null && svc.dhcp === null) {
+    log.fatal('no listener could start; see the errors above');
+    await svc.stop();
+    return 1;
+  }
+  log.info({ config: configPath ?? '(embedded defaults)', dataDir: cfg.dataDir }, 'rackboot is serving');
+  await new Promise<void>((resolve) => {
+    const done = () => resolve();
+    process.once('SIGINT', done);
+    process.once('SIGTERM', done);
+  });
+  log.info('shutting down');
+  await svc.stop();
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`rackboot: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);

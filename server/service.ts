@@ -1,0 +1,119 @@
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { bundledBootAssets } from './boot/assets-path.js';
+import { BootUrls } from './boot/boot-urls.js';
+import { resolveIpxeDir } from './boot/ipxe-binaries.js';
+import { loadOrCreateSecret, MachineTokens } from './boot/machine-tokens.js';
+import { loadIpxeTemplates } from './boot/template.js';
+import type { ResolvedConfig } from './config/load.js';
+import { DhcpServer } from './dhcp/dhcp-server.js';
+import { FullHandler } from './dhcp/full-handler.js';
+import type { DhcpHandler } from './dhcp/handler.js';
+import { compileSubnets, LeaseTable } from './dhcp/lease-table.js';
+import { MachineResolver } from './dhcp/machine-resolver.js';
+import { ProxyHandler } from './dhcp/proxy-handler.js';
+import { buildHttpApp } from './http/app.js';
+import { openSqliteStore } from './store/sqlite/sqlite-store.js';
+import type { Store } from './store/types.js';
+import { BootFileSource } from './tftp/boot-file-source.js';
+import { directorySource } from './tftp/directory-source.js';
+import { TftpServer } from './tftp/server.js';
+import { Timeline } from './timeline/recorder.js';
+
+export interface RunningService {
+  store: Store;
+  timeline: Timeline;
+  http: FastifyInstance | null;
+  tftp: TftpServer | null;
+  dhcp: DhcpServer | null;
+  /** What could not start, with the fix; empty when everything runs. */
+  problems: string[];
+  stop(): Promise<void>;
+}
+
+/** Starts HTTP, TFTP and DHCP in one process. A listener that cannot bind is reported and skipped; the rest keep serving. */
+export async function startService(cfg: ResolvedConfig, log: Logger): Promise<RunningService> {
+  await mkdir(cfg.dataDir, { recursive: true });
+  await mkdir(cfg.artifactsRoot, { recursive: true });
+  const ipxeDir = await resolveIpxeDir(cfg.boot.ipxeDir);
+  const templates = await loadIpxeTemplates(cfg.boot.templatesDir ?? join(bundledBootAssets(), 'templates'));
+  const store = openSqliteStore(join(cfg.dataDir, 'rackboot.db'));
+  const tokens = new MachineTokens(await loadOrCreateSecret(cfg.dataDir));
+  const urls = new BootUrls(cfg.publicUrl, tokens);
+  const timeline = new Timeline(store.events, log.child({ component: 'timeline' }));
+  const problems: string[] = [];
+  const svc: RunningService = { store, timeline, http: null, tftp: null, dhcp: null, problems, stop };
+
+  const app = await buildHttpApp({ cfg, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log });
+  try {
+    await app.listen({ host: cfg.http.listen, port: cfg.http.port });
+    svc.http = app;
+    log.info({ address: `${cfg.http.listen}:${cfg.http.port}`, publicUrl: cfg.publicUrl }, 'HTTP listening');
+  } catch (e) {
+    problems.push(bindProblem('TCP', cfg.http.listen, cfg.http.port, 'HTTP', 'http.port', e));
+    await app.close();
+  }
+
+  if (cfg.tftp.enabled) {
+    const source = new BootFileSource(directorySource(ipxeDir), store.machines, timeline);
+    const tftp = new TftpServer({ ...cfg.tftp, host: cfg.tftp.listen, open: source.open, onEvent: source.onEvent });
+    try {
+      await tftp.start();
+      svc.tftp = tftp;
+      log.info({ address: `${cfg.tftp.listen}:${tftp.address().port}`, root: ipxeDir }, 'TFTP listening');
+    } catch (e) {
+      problems.push(bindProblem('UDP', cfg.tftp.listen, cfg.tftp.port, 'TFTP', 'tftp.port', e));
+    }
+  }
+
+  if (cfg.dhcp.mode !== 'off') {
+    const resolver = new MachineResolver(store.machines, timeline, cfg.dhcp.unknownMachines);
+    const ports = { server: cfg.dhcp.port, client: cfg.dhcp.clientPort };
+    let handler: DhcpHandler;
+    if (cfg.dhcp.mode === 'full') {
+      const leases = new LeaseTable(store.leases);
+      const loaded = await leases.load();
+      log.info({ leases: loaded }, 'DHCP leases loaded');
+      handler = new FullHandler({ cfg, resolver, urls, timeline, leases, subnets: compileSubnets(cfg.dhcp.subnets), ports });
+    } else {
+      handler = new ProxyHandler({ cfg, resolver, urls, timeline, ports });
+    }
+    const dhcp = new DhcpServer({
+      listen: cfg.dhcp.listen,
+      port: cfg.dhcp.port,
+      pxePort: cfg.dhcp.mode === 'proxy' ? cfg.dhcp.pxePort : null,
+      serverIp: cfg.advertiseIp,
+      handler,
+      log: log.child({ component: 'dhcp' }),
+    });
+    try {
+      await dhcp.start();
+      svc.dhcp = dhcp;
+      log.info({ mode: cfg.dhcp.mode, port: cfg.dhcp.port, serverIp: cfg.advertiseIp }, 'DHCP listening');
+    } catch (e) {
+      problems.push(bindProblem('UDP', cfg.dhcp.listen, cfg.dhcp.port, `DHCP (${cfg.dhcp.mode} mode, with boot server on ${cfg.dhcp.pxePort})`, 'dhcp.port', e));
+    }
+  }
+  for (const p of problems) log.error(p);
+
+  async function stop(): Promise<void> {
+    await svc.dhcp?.stop();
+    await svc.tftp?.stop();
+    await svc.http?.close();
+    await store.close();
+  }
+  return svc;
+}
+
+function bindProblem(proto: string, host: string, port: number, what: string, key: string, e: unknown): string {
+  const code = (e as NodeJS.ErrnoException).code;
+  const where = `${proto} ${host}:${port} (${what})`;
+  if (code === 'EACCES') {
+    return `cannot bind ${where}: permission denied. Ports below 1024 need root or CAP_NET_BIND_SERVICE: run as root, or "setcap cap_net_bind_service=+ep $(readlink -f $(command -v node))", or set ${key} to a port above 1023. Everything else keeps running.`;
+  }
+  if (code === 'EADDRINUSE') return `cannot bind ${where}: the port is in use by another process (another DHCP/TFTP/HTTP server?). Stop it or set ${key}. Everything else keeps running.`;
+  if (code === 'EADDRNOTAVAIL') return `cannot bind ${where}: ${host} is not an address of this host; fix the listen address. Everything else keeps running.`;
+  return `cannot bind ${where}: ${(e as Error).message}. Everything else keeps running.`;
+}
