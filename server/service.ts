@@ -50,7 +50,8 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
   try {
     await app.listen({ host: cfg.http.listen, port: cfg.http.port });
     svc.http = app;
-    log.info({ address: `${cfg.http.listen}:${cfg.http.port}`, publicUrl: cfg.publicUrl }, 'HTTP listening');
+    const bound = app.server.address();
+    log.info({ address: `${cfg.http.listen}:${typeof bound === 'object' && bound !== null ? bound.port : cfg.http.port}`, publicUrl: cfg.publicUrl }, 'HTTP listening');
   } catch (e) {
     problems.push(bindProblem('TCP', cfg.http.listen, cfg.http.port, 'HTTP', 'http.port', e));
     await app.close();

@@ -1,0 +1,82 @@
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+// The rackboot command as an operator runs it: exit codes, config errors with key paths, and a
+// `serve` that lacks the privilege for its ports yet keeps serving what it can.
+
+const REPO = fileURLToPath(new URL('../..', import.meta.url));
+const TSX = join(REPO, 'node_modules/.bin/tsx');
+const MAIN = join(REPO, 'server/cli/main.ts');
+const work = mkdtempSync(join(tmpdir(), 'rb-cli-'));
+chmodSync(work, 0o777);
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+function run(args: string[]) {
+  const r = spawnSync(TSX, [MAIN, ...args], { cwd: work, encoding: 'utf8', timeout: 60_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+describe('rackboot CLI', () => {
+  it('prints usage and exits 2 without a command, 0 with --help', () => {
+    const none = run([]);
+    expect(none.code).toBe(2);
+    expect(none.stdout).toContain('usage: rackboot');
+    expect(run(['--help']).code).toBe(0);
+    const bad = run(['frobnicate']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('unknown command: frobnicate');
+  });
+
+  it('validates a config file: resolved settings on success', () => {
+    const f = join(work, 'good.yaml');
+    writeFileSync(f, 'advertiseAddress: 192.0.2.10\ndhcp:\n  mode: full\n  subnets:\n    - cidr: 192.0.2.0/24\n');
+    const r = run(['config', 'validate', '--config', f]);
+    expect(r.code).toBe(0);
+    const cfg = JSON.parse(r.stdout) as { publicUrl: string; dhcp: { subnets: Array<{ leaseSeconds: number }> } };
+    expect(cfg.publicUrl).toBe('http://192.0.2.10:8080');
+    expect(cfg.dhcp.subnets[0]?.leaseSeconds).toBe(3600);
+  });
+
+  it('rejects a bad config with every key path and reason, exit 2', () => {
+    const f = join(work, 'bad.yaml');
+    writeFileSync(f, 'dhcp:\n  mode: proxi\n  port: 70000\ntftp:\n  blocksize: 512\n');
+    const r = run(['config', 'validate', '--config', f]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain('dhcp.mode: must be one of proxy, full, off');
+    expect(r.stderr).toMatch(/dhcp\.port: .*65535/);
+    expect(r.stderr).toContain('tftp.blocksize: unknown key');
+    const yaml = join(work, 'broken.yaml');
+    writeFileSync(yaml, 'dhcp: [unclosed\n');
+    const y = run(['config', 'validate', '--config', yaml]);
+    expect(y.code).toBe(2);
+    expect(y.stderr).toContain('not valid YAML');
+  });
+
+  it.skipIf(process.getuid?.() !== 0)('serve without privilege reports each privileged port with its fix and keeps HTTP serving', async () => {
+    const f = join(work, 'serve.yaml');
+    writeFileSync(f, `advertiseAddress: 127.0.0.1\ndataDir: ${join(work, 'data')}\nhttp:\n  listen: 127.0.0.1\n  port: 0\ntftp:\n  listen: 127.0.0.1\ndhcp:\n  listen: 127.0.0.1\n`);
+    const child = spawn('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', TSX, MAIN, 'serve', '--config', f], { cwd: work });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    try {
+      const deadline = Date.now() + 60_000;
+      while (!out.includes('rackboot is serving') && child.exitCode === null && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+      expect(out).toContain('rackboot is serving');
+      expect(out).toContain('cannot bind UDP 127.0.0.1:69 (TFTP): permission denied');
+      expect(out).toContain('cannot bind UDP 127.0.0.1:67 (DHCP');
+      expect(out).toContain('CAP_NET_BIND_SERVICE');
+      const port = Number(/"address":"127\.0\.0\.1:(\d+)","publicUrl"/.exec(out)?.[1]);
+      expect(port).toBeGreaterThan(0);
+      const health = await fetch(`http://127.0.0.1:${port}/healthz`);
+      expect(health.status).toBe(200);
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+  }, 90_000);
+});
