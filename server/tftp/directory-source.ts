@@ -1,7 +1,7 @@
 // Read-only TFTP file source confined to one directory. Confinement is checked on the real path, so a
 // symlink inside the root that points outside it is refused rather than followed.
 import { constants as fsc } from 'node:fs';
-import { open, realpath, stat, type FileHandle } from 'node:fs/promises';
+import { open, readlink, realpath, stat, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { ErrorCode } from './packet.js';
 import type { TftpOpenResult, TftpRequestInfo, TftpSourceFile } from './server.js';
@@ -104,6 +104,13 @@ export function directorySource(root: string): (req: TftpRequestInfo) => Promise
       return fsDeny(err);
     }
     try {
+      // A directory inside the root swapped for a symlink between realpath() and open() would be followed:
+      // on Linux, check where the descriptor really points.
+      const opened = await readlink(`/proc/self/fd/${handle.fd}`).catch(() => null);
+      if (opened !== null && !isInside(rootReal, opened)) {
+        await handle.close();
+        return deny(ErrorCode.ACCESS_VIOLATION, 'access violation');
+      }
       const st = await handle.stat();
       if (!st.isFile()) {
         await handle.close();
