@@ -6,6 +6,7 @@ import { bundledBootAssets } from './boot/assets-path.js';
 import { BootUrls } from './boot/boot-urls.js';
 import { resolveIpxeDir } from './boot/ipxe-binaries.js';
 import { loadOrCreateSecret, MachineTokens } from './boot/machine-tokens.js';
+import { ProfileUserData } from './boot/profile-user-data.js';
 import { loadIpxeTemplates } from './boot/template.js';
 import type { ResolvedConfig } from './config/load.js';
 import { DhcpServer } from './dhcp/dhcp-server.js';
@@ -15,6 +16,7 @@ import { compileSubnets, LeaseTable } from './dhcp/lease-table.js';
 import { MachineResolver } from './dhcp/machine-resolver.js';
 import { ProxyHandler } from './dhcp/proxy-handler.js';
 import { buildHttpApp } from './http/app.js';
+import { Lifecycle } from './lifecycle/lifecycle.js';
 import { openSqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/types.js';
 import { BootFileSource } from './tftp/boot-file-source.js';
@@ -38,15 +40,19 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
   await mkdir(cfg.dataDir, { recursive: true });
   await mkdir(cfg.artifactsRoot, { recursive: true });
   const ipxeDir = await resolveIpxeDir(cfg.boot.ipxeDir);
-  const templates = await loadIpxeTemplates(cfg.boot.templatesDir ?? join(bundledBootAssets(), 'templates'));
   const store = openSqliteStore(join(cfg.dataDir, 'rackboot.db'));
   const tokens = new MachineTokens(await loadOrCreateSecret(cfg.dataDir));
   const urls = new BootUrls(cfg.publicUrl, tokens);
   const timeline = new Timeline(store.events, log.child({ component: 'timeline' }));
+  const templates = await loadIpxeTemplates(cfg.boot.templatesDir ?? join(bundledBootAssets(), 'templates'));
   const problems: string[] = [];
   const svc: RunningService = { store, timeline, http: null, tftp: null, dhcp: null, problems, stop };
 
-  const app = await buildHttpApp({ cfg, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log });
+  const templatesDir = cfg.boot.templatesDir ?? join(bundledBootAssets(), 'templates');
+  const userData = await ProfileUserData.load(cfg.profiles, templatesDir, urls);
+  const lifecycle = new Lifecycle(store.machines, store.events, timeline, cfg.lifecycle, log.child({ component: 'lifecycle' }));
+  lifecycle.startWatchdog(cfg.lifecycle.watchdogSeconds * 1000);
+  const app = await buildHttpApp({ cfg, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData });
   try {
     await app.listen({ host: cfg.http.listen, port: cfg.http.port });
     svc.http = app;
@@ -100,6 +106,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
   for (const p of problems) log.error(p);
 
   async function stop(): Promise<void> {
+    lifecycle.stopWatchdog();
     await svc.dhcp?.stop();
     await svc.tftp?.stop();
     await svc.http?.close();

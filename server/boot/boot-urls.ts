@@ -20,6 +20,14 @@ export class BootUrls {
     return `${this.base(m)}/phone-home`;
   }
 
+  userData(m: Pick<Machine, 'id' | 'tokenGeneration'>): string {
+    return `${this.base(m)}/user-data`;
+  }
+
+  callback(m: Pick<Machine, 'id' | 'tokenGeneration'>, stage: string): string {
+    return `${this.base(m)}/callback/${stage}`;
+  }
+
   firstStage(m: Pick<Machine, 'id' | 'tokenGeneration'>, binary: string): string {
     return `${this.base(m)}/ipxe/${binary}`;
   }

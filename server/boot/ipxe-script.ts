@@ -40,6 +40,7 @@ export function profileVariables(m: Machine, urls: BootUrls): Record<string, str
     hostname: m.network?.hostname ?? m.name,
     baseUrl: urls.base(m),
     phoneHomeUrl: urls.phoneHome(m),
+    configUrl: urls.userData(m),
   };
 }
 

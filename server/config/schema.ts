@@ -17,12 +17,37 @@ const Subnet = Type.Object(
   { additionalProperties: false },
 );
 
+const ProfileUser = Type.Object(
+  {
+    name: Type.String({ pattern: '^[a-z_][a-z0-9_-]{0,31}$' }),
+    passwordHash: Type.Optional(Type.String({ pattern: '^\\$[0-9a-z]+\\$', description: 'crypt(3) hash; never logged' })),
+    groups: Type.Array(Type.String({ pattern: '^[a-z_][a-z0-9_-]{0,31}$' }), { default: [] }),
+    sshKeys: Type.Array(Type.String({ pattern: '^(ssh|ecdsa|sk)-' }), { default: [] }),
+  },
+  { additionalProperties: false },
+);
+
 const Profile = Type.Object(
   {
     description: Type.Optional(Type.String()),
     kernel: Type.String({ minLength: 1, description: 'artifact path under artifacts.root, or an http(s) URL' }),
     initrds: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
     cmdline: Type.String({ default: '' }),
+    userData: Type.Object(
+      {
+        template: Type.String({ pattern: '^[A-Za-z0-9._-]+$', default: 'kairos', description: 'file under boot-assets/templates/user-data/ (without .yaml)' }),
+        extraFile: Type.Optional(Type.String({ minLength: 1, description: 'operator YAML merged over the template' })),
+        users: Type.Array(ProfileUser, { default: [] }),
+        ntpServers: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+        proxy: Type.Optional(
+          Type.Object(
+            { http: Type.Optional(Type.String()), https: Type.Optional(Type.String()), noProxy: Type.Optional(Type.String()) },
+            { additionalProperties: false },
+          ),
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
   },
   // Value.Default only descends into record values whose schema has a default; this one lets a profile omit initrds and cmdline.
   { additionalProperties: false, default: {} },
@@ -82,6 +107,16 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    lifecycle: Type.Object(
+      {
+        provisioningSeconds: Type.Integer({ minimum: 60, default: 1800, description: 'provisioning → booting-installer' }),
+        bootingInstallerSeconds: Type.Integer({ minimum: 60, default: 1200, description: 'booting-installer → installing' }),
+        installingSeconds: Type.Integer({ minimum: 900, default: 3600, description: 'installing → installed (installs take 15 min or more)' }),
+        maxInstallerBoots: Type.Integer({ minimum: 1, maximum: 20, default: 3, description: 'installer boots without an install start before the machine fails (boot loop)' }),
+        watchdogSeconds: Type.Integer({ minimum: 1, maximum: 600, default: 30 }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     artifacts: Type.Object(
       { root: Type.Optional(Type.String({ minLength: 1, description: 'defaults to <dataDir>/artifacts' })) },
       { additionalProperties: false, default: {} },
@@ -94,3 +129,4 @@ export const ConfigSchema = Type.Object(
 export type Config = Static<typeof ConfigSchema>;
 export type SubnetConfig = Static<typeof Subnet>;
 export type ProfileConfig = Static<typeof Profile>;
+export type ProfileUserConfig = Static<typeof ProfileUser>;

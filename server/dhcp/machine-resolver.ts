@@ -50,6 +50,7 @@ export class MachineResolver {
         rack: null,
         tags: [],
         network: null,
+        disks: [],
         profile: null,
         bmc: null,
         maas: null,

@@ -4,9 +4,13 @@ import { planBoot } from '../boot/boot-plan.js';
 import type { BootUrls } from '../boot/boot-urls.js';
 import { renderIpxeScript } from '../boot/ipxe-script.js';
 import type { MachineTokens } from '../boot/machine-tokens.js';
+import type { ProfileUserData } from '../boot/profile-user-data.js';
 import type { IpxeTemplateName, Template } from '../boot/template.js';
+import { CALLBACK_STAGES, type CallbackStage } from '../boot/user-data.js';
+import type { Lifecycle } from '../lifecycle/lifecycle.js';
+import type { MachineState } from '../lifecycle/states.js';
 import type { Machine } from '../inventory/machine.js';
-import type { MachineRepo } from '../store/types.js';
+import type { EventRepo, MachineRepo } from '../store/types.js';
 import type { Timeline } from '../timeline/recorder.js';
 import { resolveInside, sendFile } from './send-file.js';
 
@@ -18,7 +22,12 @@ export interface BootRouteDeps {
   urls: BootUrls;
   templates: Record<IpxeTemplateName, Template>;
   ipxeDir: string;
+  lifecycle: Lifecycle;
+  events: EventRepo;
+  userData: ProfileUserData;
 }
+
+const STARTS_INSTALLER: ReadonlySet<MachineState> = new Set(['discovered', 'ready', 'provisioning']);
 
 interface BootParams {
   id: string;
@@ -50,8 +59,21 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
   });
 
   app.get<{ Params: BootParams }>('/boot/:id/:token/script.ipxe', async (req, reply) => {
-    const m = req.machine!;
-    const plan = planBoot(m, deps.cfg);
+    let m = req.machine!;
+    let plan = planBoot(m, deps.cfg);
+    if (plan.kind === 'netboot') {
+      if (STARTS_INSTALLER.has(m.state)) {
+        const moved = await deps.lifecycle.move(m.id, 'booting-installer', `installer script served (profile ${plan.profileName})`);
+        if (moved.ok) m = moved.machine;
+      } else if (m.state === 'booting-installer') {
+        const boots = await installerBootsSince(m);
+        if (boots >= deps.cfg.lifecycle.maxInstallerBoots) {
+          await deps.lifecycle.fail(m.id, `boot loop: the installer booted ${boots} times without starting the install`);
+          m = (await deps.machines.get(m.id)) ?? m;
+          plan = planBoot(m, deps.cfg);
+        }
+      }
+    }
     const script = renderIpxeScript(m, plan, { templates: deps.templates, urls: deps.urls, retries: deps.cfg.boot.scriptRetries });
     await deps.timeline.record({
       machineId: m.id,
@@ -63,6 +85,37 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
       detail: { remote: req.ip, plan: plan.kind, ...(plan.kind === 'netboot' ? { profile: plan.profileName } : { reason: plan.reason }) },
     });
     return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store').send(script);
+  });
+
+  // Kairos reads config_url on every boot, also after install, so it is served in every state.
+  app.get<{ Params: BootParams }>('/boot/:id/:token/user-data', async (req, reply) => {
+    const m = req.machine!;
+    const name = m.profile ?? deps.cfg.boot.defaultProfile;
+    const profile = name === undefined || name === null ? undefined : deps.cfg.profiles[name];
+    if (name === undefined || name === null || profile === undefined) {
+      return reply.code(404).type('text/plain').send('no boot profile for this machine\n');
+    }
+    const r = deps.userData.render(m, name, profile);
+    if (!r.ok) {
+      if (m.state === 'booting-installer' || m.state === 'installing') await deps.lifecycle.fail(m.id, `user-data: ${r.reason}`);
+      else await deps.timeline.record({ machineId: m.id, mac: null, source: 'http', kind: 'userdata.refused', outcome: 'error', message: `user-data not rendered: ${r.reason}` });
+      return reply.code(422).type('text/plain').send(`${r.reason}\n`);
+    }
+    // The document carries password hashes: only its size goes to the timeline, never its text.
+    await deps.timeline.record({ machineId: m.id, mac: null, source: 'http', kind: 'userdata.served', outcome: 'ok', message: `user-data served (${r.text.length} bytes, profile ${name})`, detail: { remote: req.ip, profile: name } });
+    return reply.type('text/yaml; charset=utf-8').header('cache-control', 'no-store').send(r.text);
+  });
+
+  app.route<{ Params: BootParams & { stage: string } }>({
+    method: ['GET', 'POST'],
+    url: '/boot/:id/:token/callback/:stage',
+    handler: async (req, reply) => {
+      const m = req.machine!;
+      const stage = req.params.stage;
+      if (!(stage in CALLBACK_STAGES)) return reply.code(404).type('text/plain').send('unknown stage\n');
+      const r = await onCallback(m, stage as CallbackStage, req.ip);
+      return reply.code(r.status).type('text/plain').send(`${r.message}\n`);
+    },
   });
 
   const phoneHome = async (req: FastifyRequest<{ Params: BootParams; Querystring: Record<string, unknown> }>, reply: FastifyReply) => {
@@ -101,6 +154,37 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
     await serveTracked(req, reply, resolved.path, 'artifact', rel);
   };
   app.route({ method: ['GET', 'HEAD'], url: '/boot/:id/:token/files/*', handler: artifact, exposeHeadRoute: false });
+
+  /** Installer boots since the machine entered booting-installer: more than a few means a boot loop. */
+  async function installerBootsSince(m: Machine): Promise<number> {
+    const since = Date.parse(m.stateEnteredAt);
+    const events = await deps.events.listForMachine(m.id, { afterId: 0, limit: 5000 });
+    return events.filter((e) => e.kind === 'script.served' && e.detail?.plan === 'netboot' && Date.parse(e.ts) >= since).length;
+  }
+
+  /** Install callbacks move the lifecycle; a retried callback is accepted, one out of order is refused. */
+  async function onCallback(m: Machine, stage: CallbackStage, remote: string): Promise<{ status: number; message: string }> {
+    const step: Record<CallbackStage, { to: MachineState | null; done: readonly MachineState[] }> = {
+      'install-start': { to: 'installing', done: ['installing'] },
+      'install-done': { to: 'installed', done: ['installed'] },
+      'first-boot': { to: null, done: [] },
+    };
+    const { to, done } = step[stage];
+    if (done.includes(m.state)) return { status: 200, message: `already ${m.state}` };
+    if (to === null) {
+      // The network stage also runs in the live installer; only a boot of the installed system counts.
+      if (m.state !== 'installed') return { status: 200, message: `ignored in state ${m.state}` };
+      const earlier = (await deps.events.listForMachine(m.id, { afterId: 0, limit: 5000 })).some((e) => e.kind === 'lifecycle.first-boot');
+      if (!earlier) {
+        await deps.timeline.record({ machineId: m.id, mac: null, source: 'callback', kind: 'lifecycle.first-boot', outcome: 'ok', message: 'the installed system booted from disk for the first time', detail: { remote } });
+      }
+      return { status: 200, message: 'first boot recorded' };
+    }
+    const moved = await deps.lifecycle.move(m.id, to, `installer reported ${stage} (${CALLBACK_STAGES[stage]})`, { remote });
+    if (moved.ok) return { status: 200, message: `now ${to}` };
+    await deps.timeline.record({ machineId: m.id, mac: null, source: 'callback', kind: 'callback.rejected', outcome: 'error', message: `${stage} callback refused: ${moved.message}`, detail: { remote, state: m.state } });
+    return { status: 409, message: moved.message };
+  }
 
   /** Range reads from sanboot and BMCs come by the hundred; only whole fetches and first reads reach the timeline. */
   async function serveTracked(req: FastifyRequest, reply: FastifyReply, path: string, what: string, name: string): Promise<void> {

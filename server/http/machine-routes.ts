@@ -7,6 +7,7 @@ import { MachineInputSchema, MachineStateSchema, type Machine } from '../invento
 import { normalizeMachineInput } from '../inventory/normalize.js';
 import type { MachineState } from '../lifecycle/states.js';
 import { StoreError, type EventRepo, type MachinePatch, type MachineRepo } from '../store/types.js';
+import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { Timeline } from '../timeline/recorder.js';
 import { sendProblem } from './problem.js';
 
@@ -14,6 +15,7 @@ export interface MachineRouteDeps {
   machines: MachineRepo;
   events: EventRepo;
   timeline: Timeline;
+  lifecycle: Lifecycle;
 }
 
 const ListQuery = Type.Object({
@@ -99,6 +101,12 @@ export async function machineRoutes(app: FastifyInstance, deps: MachineRouteDeps
       if (e instanceof StoreError && e.code === 'RB_CONFLICT') return sendProblem(reply, 409, 'Conflict', e.message);
       throw e;
     }
+  });
+
+  app.post('/api/v1/machines/:id/provision', { schema: { params: IdParams } }, async (req, reply) => {
+    const r = await deps.lifecycle.provision((req.params as { id: string }).id, `api ${req.ip}`);
+    if (r.ok) return r.machine;
+    return r.code === 'RB_NOT_FOUND' ? sendProblem(reply, 404, 'Not found', 'no such machine') : sendProblem(reply, 409, 'Conflict', r.message);
   });
 
   app.delete('/api/v1/machines/:id', { schema: { params: IdParams } }, async (req, reply) => {

@@ -6,12 +6,25 @@ const Ipv4 = Type.String({ pattern: '^(\\d{1,3}\\.){3}\\d{1,3}$' });
 export const MachineNetworkSchema = Type.Object(
   {
     hostname: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?$' })),
+    interface: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]{1,15}$', description: 'OS name of the NIC the static settings apply to' })),
     ip: Type.Optional(Ipv4),
     prefix: Type.Optional(Type.Integer({ minimum: 1, maximum: 32 })),
     gateway: Type.Optional(Ipv4),
     dns: Type.Optional(Type.Array(Ipv4, { maxItems: 8 })),
     vlan: Type.Optional(Type.Integer({ minimum: 1, maximum: 4094 })),
     mtu: Type.Optional(Type.Integer({ minimum: 576, maximum: 9216 })),
+  },
+  { additionalProperties: false },
+);
+
+// Stable names only: /dev/sdX order changes between boots and would wipe the wrong disk.
+export const MachineDiskSchema = Type.Object(
+  {
+    path: Type.String({ pattern: '^/dev/disk/by-(id|path|uuid|partuuid|label|diskseq)/[^\\s]+$' }),
+    role: Type.Optional(Type.Union([Type.Literal('os'), Type.Literal('storage'), Type.Literal('other')])),
+    sizeGb: Type.Optional(Type.Number({ minimum: 0 })),
+    model: Type.Optional(Type.String({ maxLength: 128 })),
+    serial: Type.Optional(Type.String({ maxLength: 128 })),
   },
   { additionalProperties: false },
 );
@@ -29,6 +42,7 @@ export const MachineInputSchema = Type.Object(
     rack: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
     tags: Type.Optional(Type.Array(Type.String({ pattern: '^[A-Za-z0-9._:-]{1,64}$' }), { maxItems: 32 })),
     network: Type.Optional(MachineNetworkSchema),
+    disks: Type.Optional(Type.Array(MachineDiskSchema, { maxItems: 64 })),
     profile: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]+$' })),
     bmc: Type.Optional(Type.Object({ address: Type.String({ minLength: 1 }), vendor: Type.Optional(Type.String()) }, { additionalProperties: false })),
     maas: Type.Optional(Type.Object({ systemId: Type.String({ minLength: 1 }) }, { additionalProperties: false })),
@@ -38,6 +52,7 @@ export const MachineInputSchema = Type.Object(
 
 export type MachineInput = Static<typeof MachineInputSchema>;
 export type MachineNetwork = Static<typeof MachineNetworkSchema>;
+export type MachineDisk = Static<typeof MachineDiskSchema>;
 
 export interface DiscoveryInfo {
   firstSeenAt: string;
@@ -58,10 +73,15 @@ export interface Machine {
   rack: string | null;
   tags: string[];
   network: MachineNetwork | null;
+  disks: MachineDisk[];
   profile: string | null;
   bmc: { address: string; vendor?: string } | null;
   maas: { systemId: string } | null;
   state: MachineState;
+  /** When the machine entered its state; stage timeouts count from here. */
+  stateEnteredAt: string;
+  /** Why it is in this state (the failure reason for `failed`). */
+  stateReason: string | null;
   discovery: DiscoveryInfo | null;
   tokenGeneration: number;
   createdAt: string;
@@ -69,6 +89,6 @@ export interface Machine {
 }
 
 /** A validated, normalised machine ready to be stored. */
-export type NewMachine = Omit<Machine, 'id' | 'createdAt' | 'updatedAt' | 'tokenGeneration'>;
+export type NewMachine = Omit<Machine, 'id' | 'createdAt' | 'updatedAt' | 'tokenGeneration' | 'stateEnteredAt' | 'stateReason'>;
 
 export const MachineStateSchema = Type.Union(MACHINE_STATES.map((s) => Type.Literal(s)));

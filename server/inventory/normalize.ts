@@ -43,6 +43,13 @@ export function normalizeMachineInput(input: unknown): NormalizeResult {
     });
     if (net.ip !== undefined && net.prefix === undefined) issues.push({ field: 'network.prefix', message: 'required with network.ip' });
   }
+  const disks = m.disks ?? [];
+  const seenDisks = new Set<string>();
+  disks.forEach((d, i) => {
+    if (seenDisks.has(d.path)) issues.push({ field: `disks.${i}.path`, message: `duplicate disk ${d.path}` });
+    seenDisks.add(d.path);
+  });
+  if (disks.filter((d) => d.role === 'os').length > 1) issues.push({ field: 'disks', message: 'more than one disk has role os' });
   if (issues.length > 0) return { ok: false, issues };
 
   return {
@@ -58,6 +65,7 @@ export function normalizeMachineInput(input: unknown): NormalizeResult {
       rack: m.rack ?? null,
       tags: m.tags ?? [],
       network: net ?? null,
+      disks,
       profile: m.profile ?? null,
       bmc: m.bmc ?? null,
       maas: m.maas ?? null,

@@ -36,6 +36,13 @@ export interface MachineRepo {
   list(filter?: MachineFilter): Promise<{ items: Machine[]; total: number }>;
   update(id: string, patch: MachinePatch): Promise<Machine>;
   rotateToken(id: string): Promise<Machine>;
+  /**
+   * Compare-and-set of the lifecycle state: moves the machine to `to` only if its state is one of
+   * `from`, stamping the entry time and reason. Returns null when the state did not match.
+   */
+  transition(id: string, from: readonly MachineState[], to: MachineState, reason: string | null): Promise<Machine | null>;
+  /** Machines in any of these states, for the stage-timeout watchdog. */
+  inStates(states: readonly MachineState[]): Promise<Machine[]>;
   delete(id: string): Promise<boolean>;
 }
 

@@ -125,7 +125,15 @@ function toNetascii(chunk: Buffer): Buffer {
   return out;
 }
 
-class ShortReadError extends Error {}
+// ERROR packets also carry codes and texts from the file source: keep them encodable whatever it returns.
+function errorPacket(code: number, message: string): Buffer {
+  const c = Number.isInteger(code) && code >= 0 && code <= 0xffff ? code : ErrorCode.NOT_DEFINED;
+  return encodeError(c, String(message).replace(/\0/g, ' ').slice(0, 200));
+}
+
+function describe(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
 
 // Cuts the file into blocks, reading it in chunks of up to one window so large files are never buffered
 // whole. A block shorter than blksize (possibly empty) is the last one.
@@ -148,7 +156,7 @@ class BlockReader {
       const chunk = await this.file.read(this.offset, len);
       // The advertised size is authoritative (it may have gone out as tsize): a file that shrank is an
       // error, extra bytes from a file that grew are cut off.
-      if (chunk.length < len) throw new ShortReadError(`read returned ${chunk.length} of ${len} bytes at offset ${this.offset}`);
+      if (chunk.length < len) throw new Error(`read returned ${chunk.length} of ${len} bytes at offset ${this.offset}`);
       this.offset += len;
       const out = this.netascii ? toNetascii(chunk.subarray(0, len)) : chunk.subarray(0, len);
       this.pending = this.pending.length > 0 ? Buffer.concat([this.pending, out]) : out;
@@ -239,7 +247,7 @@ class Transfer {
       this.send(this.oackPacket);
       this.armTimer();
     } else {
-      void this.fill();
+      this.refill();
     }
   }
 
@@ -262,7 +270,7 @@ class Transfer {
       // Errors are never answered, to avoid error ping-pong.
       const p = parsePacket(msg);
       if (!(p.ok && p.packet.op === 'ERROR')) {
-        this.sendTo(encodeError(ErrorCode.UNKNOWN_TID, 'unknown transfer ID'), rinfo.port, rinfo.address);
+        this.sendTo(errorPacket(ErrorCode.UNKNOWN_TID, 'unknown transfer ID'), rinfo.port, rinfo.address);
       }
       this.host.emit({ type: 'malformed', remoteAddress: rinfo.address, remotePort: rinfo.port, reason: 'unknown transfer ID' });
       return;
@@ -287,7 +295,7 @@ class Transfer {
       if (block !== 0) return;
       this.clearTimer();
       this.attempts = 0;
-      void this.fill();
+      this.refill();
       return;
     }
     // While the next blocks are being read, ACKs can only be duplicates or refer to blocks that are about
@@ -306,7 +314,12 @@ class Transfer {
     // Last block of the window: slide fully. Earlier block (RFC 7440 partial ACK): resume after it.
     this.window.splice(0, delta + 1);
     this.base = acked + 1;
-    void this.fill();
+    this.refill();
+  }
+
+  // An unexpected exception ends this transfer, never the process.
+  private refill(): void {
+    this.fill().catch((err: unknown) => this.abort(`internal error: ${describe(err)}`, 'internal error'));
   }
 
   // Tops the window up to windowsize blocks, then (re)sends the whole window.
@@ -318,8 +331,7 @@ class Transfer {
       try {
         blocks = await this.reader.next(need);
       } catch (err) {
-        const why = err instanceof ShortReadError ? err.message : err instanceof Error ? err.message : String(err);
-        this.abort(`read error: ${why}`, 'read error');
+        this.abort(`read error: ${describe(err)}`, 'read error');
         return;
       }
       if (this.done) return;
@@ -423,7 +435,7 @@ class Transfer {
   // stay silent (the client already gave up or sent the error itself).
   abort(reason: string, errorMessage: string | null): void {
     if (this.done) return;
-    if (errorMessage !== null) this.send(encodeError(ErrorCode.NOT_DEFINED, errorMessage));
+    if (errorMessage !== null) this.send(errorPacket(ErrorCode.NOT_DEFINED, errorMessage));
     this.host.emit({ type: 'aborted', remoteAddress: this.remoteAddress, filename: this.filename, bytesSent: this.bytesProduced, reason });
     void this.cleanup();
   }
@@ -543,7 +555,7 @@ export class TftpServer {
   }
 
   private deny(rinfo: dgram.RemoteInfo, filename: string, code: number, reason: string, message = reason): void {
-    this.sendFromMain(encodeError(code, message), rinfo.port, rinfo.address);
+    this.sendFromMain(errorPacket(code, message), rinfo.port, rinfo.address);
     this.emit({ type: 'denied', remoteAddress: rinfo.address, filename, code, reason });
   }
 
@@ -601,7 +613,10 @@ export class TftpServer {
     // The slot is taken before open() so that concurrent requests cannot overshoot the caps.
     this.transfers.set(key, t);
     this.perClient.set(rinfo.address, (this.perClient.get(rinfo.address) ?? 0) + 1);
-    void this.startTransfer(t, rinfo);
+    this.startTransfer(t, rinfo).catch((err: unknown) => {
+      t.abort(`internal error: ${describe(err)}`, 'internal error');
+      t.discard(null);
+    });
   }
 
   private async startTransfer(t: Transfer, rinfo: dgram.RemoteInfo): Promise<void> {
@@ -609,7 +624,7 @@ export class TftpServer {
     try {
       result = await this.opts.open({ filename: t.filename, remoteAddress: t.remoteAddress, remotePort: t.remotePort, options: { ...t.request.options } });
     } catch (err) {
-      result = { ok: false, code: ErrorCode.NOT_DEFINED, message: `open failed: ${err instanceof Error ? err.message : String(err)}` };
+      result = { ok: false, code: ErrorCode.NOT_DEFINED, message: `open failed: ${describe(err)}` };
     }
     if (t.done) {
       t.discard(result.ok ? result.file : null);
@@ -625,7 +640,7 @@ export class TftpServer {
       socket = await bindSocket(this.type, this.opts.host, 0);
     } catch (err) {
       t.discard(result.file);
-      this.deny(rinfo, t.filename, ErrorCode.NOT_DEFINED, `cannot bind transfer socket: ${err instanceof Error ? err.message : String(err)}`, 'server error');
+      this.deny(rinfo, t.filename, ErrorCode.NOT_DEFINED, `cannot bind transfer socket: ${describe(err)}`, 'server error');
       return;
     }
     if (t.done) {

@@ -10,6 +10,8 @@ import { REQUIRED_IPXE_BINARIES } from '../../server/boot/ipxe-binaries.js';
 import { loadOrCreateSecret, MachineTokens } from '../../server/boot/machine-tokens.js';
 import { loadIpxeTemplates } from '../../server/boot/template.js';
 import { validateConfig, type ResolvedConfig } from '../../server/config/load.js';
+import { ProfileUserData } from '../../server/boot/profile-user-data.js';
+import { Lifecycle } from '../../server/lifecycle/lifecycle.js';
 import { buildHttpApp } from '../../server/http/app.js';
 import type { Machine } from '../../server/inventory/machine.js';
 import { normalizeMachineInput } from '../../server/inventory/normalize.js';
@@ -75,7 +77,9 @@ export async function buildHttpFixture(config: Record<string, unknown> = {}): Pr
     const events: StoredEvent[] = [];
     timeline.on('event', (e) => events.push(e));
     const templates = await loadIpxeTemplates(join(bundledBootAssets(), 'templates'));
-    const app = await buildHttpApp({ cfg, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log });
+    const lifecycle = new Lifecycle(store.machines, store.events, timeline, cfg.lifecycle, log);
+    const userData = await ProfileUserData.load(cfg.profiles, join(bundledBootAssets(), 'templates'), urls);
+    const app = await buildHttpApp({ cfg, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData });
     await app.ready();
 
     return {

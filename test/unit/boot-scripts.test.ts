@@ -13,6 +13,7 @@ import type { Machine } from '../../server/inventory/machine.js';
 import { MACHINE_STATES, type MachineState } from '../../server/lifecycle/states.js';
 
 const PUBLIC = 'http://10.250.0.1:8080';
+const NO_USER_DATA = { template: 'kairos', users: [], ntpServers: [] };
 const ID = '6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b';
 
 // Module level: several describe blocks render scripts while tests are being collected.
@@ -38,6 +39,9 @@ function machine(extra: Partial<Machine> = {}): Machine {
     rack: null,
     tags: [],
     network: null,
+    disks: [],
+    stateEnteredAt: '2026-01-01T00:00:00.000Z',
+    stateReason: null,
     profile: null,
     bmc: null,
     maas: null,
@@ -359,7 +363,7 @@ describe('renderIpxeScript: netboot', () => {
     const plan: BootPlan = {
       kind: 'netboot',
       profileName: 'custom',
-      profile: { kernel: 'k', initrds: ['i'], cmdline: 'id={{machineId}} n={{name}} mac={{mac}} h={{hostname}} b={{baseUrl}} u={{unknownVar}}' },
+      profile: { kernel: 'k', initrds: ['i'], cmdline: 'id={{machineId}} n={{name}} mac={{mac}} h={{hostname}} b={{baseUrl}} u={{unknownVar}}', userData: NO_USER_DATA },
     };
     const k = lines(renderIpxeScript(m, plan, { templates, urls, retries: 5 })).find((l) => l.startsWith('kernel '));
     expect(k).toBe(`kernel --name kernel ${base}/files/k id=${ID} n=node-1 mac=52:54:00:12:34:56 h=n1-host b=${base} u={{unknownVar}} initrd=initrd0 || goto retry`);
@@ -374,11 +378,12 @@ describe('renderIpxeScript: netboot', () => {
       hostname: 'n1-host',
       baseUrl: base,
       phoneHomeUrl: `${base}/phone-home`,
+      configUrl: `${base}/user-data`,
     });
   });
 
   it('refuses a profile command line that would add script lines', () => {
-    const plan: BootPlan = { kind: 'netboot', profileName: 'evil', profile: { kernel: 'k', initrds: [], cmdline: 'quiet\nshell' } };
+    const plan: BootPlan = { kind: 'netboot', profileName: 'evil', profile: { kernel: 'k', initrds: [], cmdline: 'quiet\nshell', userData: NO_USER_DATA } };
     expect(() => renderIpxeScript(m, plan, { templates, urls, retries: 5 })).toThrow(/line break/);
   });
 

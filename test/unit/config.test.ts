@@ -118,7 +118,7 @@ describe('validateConfig defaults', () => {
 
   it('applies profile defaults, so a profile needs only a kernel', () => {
     const c = ok({ profiles: { rescue: { kernel: 'rescue/vmlinuz' } }, boot: { defaultProfile: 'rescue' } });
-    expect(c.profiles.rescue).toEqual({ kernel: 'rescue/vmlinuz', initrds: [], cmdline: '' });
+    expect(c.profiles.rescue).toEqual({ kernel: 'rescue/vmlinuz', initrds: [], cmdline: '', userData: { template: 'kairos', users: [], ntpServers: [] } });
     expect(c.boot.defaultProfile).toBe('rescue');
   });
 });
@@ -303,7 +303,7 @@ describe('loadConfigFile', () => {
     expect(c.dataDir).toBe(join(dir, 'state'));
     expect(c.artifactsRoot).toBe(join(dir, 'state', 'artifacts'));
     expect(c.dhcp.subnets[0]).toMatchObject({ cidr: '10.250.0.0/24', leaseSeconds: 3600, pool: { start: '10.250.0.100', end: '10.250.0.200' } });
-    expect(c.profiles.installer).toEqual({ kernel: 'installer/vmlinuz', initrds: ['installer/initrd.img'], cmdline: 'console=ttyS0' });
+    expect(c.profiles.installer).toEqual({ kernel: 'installer/vmlinuz', initrds: ['installer/initrd.img'], cmdline: 'console=ttyS0', userData: { template: 'kairos', users: [], ntpServers: [] } });
     expect(c.http.port).toBe(8080);
   });
 

@@ -121,6 +121,7 @@ describe('normalizeMachineInput', () => {
         rack: null,
         tags: [],
         network: null,
+        disks: [],
         profile: null,
         bmc: null,
         maas: null,

@@ -23,6 +23,7 @@ function newMachine(name: string, macs: string[], extra: Partial<NewMachine> = {
     rack: null,
     tags: [],
     network: null,
+    disks: [],
     profile: null,
     bmc: null,
     maas: null,

@@ -64,4 +64,14 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX events_mac ON events(mac, id);
     `,
   },
+  {
+    version: 2,
+    name: 'machine disks, state entry time and reason',
+    sql: `
+      ALTER TABLE machines ADD COLUMN disks TEXT NOT NULL DEFAULT '[]';
+      ALTER TABLE machines ADD COLUMN state_entered_at TEXT;
+      ALTER TABLE machines ADD COLUMN state_reason TEXT;
+      UPDATE machines SET state_entered_at = updated_at;
+    `,
+  },
 ];

@@ -34,6 +34,9 @@ interface MachineRow {
   state: string;
   tags: string;
   network: string | null;
+  disks: string;
+  state_entered_at: string | null;
+  state_reason: string | null;
   bmc: string | null;
   maas: string | null;
   discovery: string | null;
@@ -92,10 +95,13 @@ function toMachine(r: MachineRow): Machine {
     rack: r.rack,
     tags: JSON.parse(r.tags) as string[],
     network: parseJson(r.network),
+    disks: JSON.parse(r.disks) as Machine['disks'],
     profile: r.profile,
     bmc: parseJson(r.bmc),
     maas: parseJson(r.maas),
     state: r.state as MachineState,
+    stateEnteredAt: r.state_entered_at ?? r.updated_at,
+    stateReason: r.state_reason,
     discovery: parseJson(r.discovery),
     tokenGeneration: r.token_generation,
     createdAt: r.created_at,
@@ -171,9 +177,12 @@ class SqliteMachines implements MachineRepo {
       this.db
         .prepare(
           `UPDATE machines SET name=?, smbios_uuid=?, smbios_uuid_swapped=?, serial=?, arch=?, firmware=?, role=?, rack=?, profile=?,
-           state=?, tags=?, network=?, bmc=?, maas=?, discovery=?, updated_at=? WHERE id=?`,
+           state=?, tags=?, network=?, bmc=?, maas=?, discovery=?, disks=?, updated_at=? WHERE id=?`,
         )
         .run(...this.columns(next), new Date().toISOString(), id);
+      if (patch.state !== undefined && patch.state !== cur.state) {
+        this.db.prepare('UPDATE machines SET state_entered_at = ?, state_reason = NULL WHERE id = ?').run(new Date().toISOString(), id);
+      }
       if (patch.macs !== undefined) {
         this.db.prepare('DELETE FROM machine_macs WHERE machine_id = ?').run(id);
         this.insertMacs(id, patch.macs);
@@ -188,6 +197,19 @@ class SqliteMachines implements MachineRepo {
     return this.one(this.byId.get(id))!;
   }
 
+  async transition(id: string, from: readonly MachineState[], to: MachineState, reason: string | null): Promise<Machine | null> {
+    const now = new Date().toISOString();
+    const r = this.db
+      .prepare(`UPDATE machines SET state = ?, state_entered_at = ?, state_reason = ?, updated_at = ? WHERE id = ? AND state IN (${from.map(() => '?').join(',')})`)
+      .run(to, now, reason, now, id, ...from);
+    return r.changes === 0 ? null : this.one(this.byId.get(id));
+  }
+
+  async inStates(states: readonly MachineState[]): Promise<Machine[]> {
+    const rows = this.db.prepare(`${MACHINE_SELECT} WHERE m.state IN (${states.map(() => '?').join(',')})`).all(...states) as MachineRow[];
+    return rows.map(toMachine);
+  }
+
   async delete(id: string): Promise<boolean> {
     return this.db.prepare('DELETE FROM machines WHERE id = ?').run(id).changes > 0;
   }
@@ -199,9 +221,9 @@ class SqliteMachines implements MachineRepo {
     this.db
       .prepare(
         `INSERT INTO machines (name, smbios_uuid, smbios_uuid_swapped, serial, arch, firmware, role, rack, profile, state, tags, network,
-         bmc, maas, discovery, id, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
+         bmc, maas, discovery, disks, id, created_at, updated_at, state_entered_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`,
       )
-      .run(...this.columns(m), id, now, now);
+      .run(...this.columns(m), id, now, now, now);
     this.insertMacs(id, m.macs);
     return this.one(this.byId.get(id))!;
   }
@@ -223,6 +245,7 @@ class SqliteMachines implements MachineRepo {
       json(m.bmc),
       json(m.maas),
       json(m.discovery),
+      JSON.stringify(m.disks),
     ];
   }
 

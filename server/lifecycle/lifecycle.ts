@@ -1,0 +1,133 @@
+import type { Logger } from 'pino';
+import type { Machine } from '../inventory/machine.js';
+import type { EventRepo, MachineRepo } from '../store/types.js';
+import type { Timeline } from '../timeline/recorder.js';
+import type { MachineState } from './states.js';
+
+/** Forward moves allowed from each state; `failed` is reachable from anywhere, `provisioning` by operator action. */
+const NEXT: Record<MachineState, readonly MachineState[]> = {
+  discovered: ['ready', 'booting-installer'],
+  ready: ['booting-installer'],
+  provisioning: ['booting-installer'],
+  'booting-installer': ['installing'],
+  installing: ['installed'],
+  installed: ['host-ready'],
+  'host-ready': ['linked'],
+  linked: ['content-synced'],
+  'content-synced': ['cluster-member'],
+  'cluster-member': ['node-ready'],
+  'node-ready': ['enrolled'],
+  enrolled: [],
+  failed: [],
+};
+
+export interface StageTimeouts {
+  provisioningSeconds: number;
+  bootingInstallerSeconds: number;
+  installingSeconds: number;
+}
+
+export type MoveResult = { ok: true; machine: Machine } | { ok: false; code: 'RB_LIFECYCLE_CONFLICT' | 'RB_NOT_FOUND'; message: string };
+
+/**
+ * The one place machine states change. Every change is a compare-and-set in the store, written before
+ * anything acts on it, and recorded on the machine's timeline.
+ */
+export class Lifecycle {
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly machines: MachineRepo,
+    private readonly events: EventRepo,
+    private readonly timeline: Timeline,
+    private readonly timeouts: StageTimeouts,
+    private readonly log: Logger,
+  ) {}
+
+  static canMove(from: MachineState, to: MachineState): boolean {
+    return to === 'failed' || NEXT[from].includes(to);
+  }
+
+  async move(id: string, to: MachineState, reason: string, detail: Record<string, unknown> = {}): Promise<MoveResult> {
+    const m = await this.machines.get(id);
+    if (m === null) return { ok: false, code: 'RB_NOT_FOUND', message: `no machine ${id}` };
+    if (!Lifecycle.canMove(m.state, to)) {
+      return { ok: false, code: 'RB_LIFECYCLE_CONFLICT', message: `cannot move from ${m.state} to ${to}` };
+    }
+    const next = await this.machines.transition(id, [m.state], to, to === 'failed' ? reason : null);
+    if (next === null) return { ok: false, code: 'RB_LIFECYCLE_CONFLICT', message: `state changed concurrently; cannot move to ${to}` };
+    await this.timeline.record({
+      machineId: id,
+      mac: null,
+      source: 'lifecycle',
+      kind: to === 'failed' ? 'lifecycle.failed' : 'lifecycle.transition',
+      outcome: to === 'failed' ? 'error' : 'info',
+      message: `${m.state} → ${to}: ${reason}`,
+      detail: { from: m.state, to, ...detail },
+    });
+    return { ok: true, machine: next };
+  }
+
+  /** Marks a machine failed with the reason and its last timeline events, so the cause is on record. */
+  async fail(id: string, reason: string): Promise<MoveResult> {
+    const recent = (await this.events.listForMachine(id, { afterId: 0, limit: 5000 })).slice(-10);
+    return this.move(id, 'failed', reason, { lastEvents: recent.map((e) => ({ ts: e.ts, kind: e.kind, outcome: e.outcome, message: e.message })) });
+  }
+
+  /**
+   * Operator action: boot the installer again. Rotates the machine's token, so every URL handed out
+   * for the previous install (scripts, config_url, callbacks) stops working.
+   */
+  async provision(id: string, actor: string): Promise<MoveResult> {
+    const m = await this.machines.get(id);
+    if (m === null) return { ok: false, code: 'RB_NOT_FOUND', message: `no machine ${id}` };
+    if (m.state === 'booting-installer' || m.state === 'installing') {
+      return { ok: false, code: 'RB_LIFECYCLE_CONFLICT', message: `an install is already under way (${m.state}); wait or let it time out` };
+    }
+    const next = await this.machines.transition(id, [m.state], 'provisioning', null);
+    if (next === null) return { ok: false, code: 'RB_LIFECYCLE_CONFLICT', message: 'state changed concurrently' };
+    const rotated = await this.machines.rotateToken(id);
+    await this.timeline.record({
+      machineId: id,
+      mac: null,
+      source: 'lifecycle',
+      kind: 'lifecycle.provision',
+      outcome: 'info',
+      message: `${m.state} → provisioning: re-provision requested by ${actor}; earlier boot URLs revoked`,
+      detail: { from: m.state, to: 'provisioning', actor },
+    });
+    return { ok: true, machine: rotated };
+  }
+
+  startWatchdog(intervalMs: number): void {
+    this.timer = setInterval(() => void this.checkTimeouts(Date.now()), intervalMs);
+    this.timer.unref();
+  }
+
+  stopWatchdog(): void {
+    if (this.timer !== null) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  /** Fails every machine that has stayed in an install stage longer than that stage allows. */
+  async checkTimeouts(now: number): Promise<number> {
+    const limits: Partial<Record<MachineState, number>> = {
+      provisioning: this.timeouts.provisioningSeconds,
+      'booting-installer': this.timeouts.bootingInstallerSeconds,
+      installing: this.timeouts.installingSeconds,
+    };
+    let failed = 0;
+    try {
+      for (const m of await this.machines.inStates(Object.keys(limits) as MachineState[])) {
+        const limit = limits[m.state]!;
+        const age = (now - Date.parse(m.stateEnteredAt)) / 1000;
+        if (age <= limit) continue;
+        const r = await this.fail(m.id, `timed out in ${m.state} after ${Math.round(age)} s (limit ${limit} s)`);
+        if (r.ok) failed++;
+      }
+    } catch (err) {
+      this.log.error({ err }, 'stage timeout check failed');
+    }
+    return failed;
+  }
+}
