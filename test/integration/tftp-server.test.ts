@@ -598,6 +598,19 @@ describe('concurrency and lifecycle', () => {
     }
   });
 
+  it('an open() result with an unencodable code or message still produces a valid ERROR', async () => {
+    const server = new TftpServer({ host: '127.0.0.1', port: 0, open: async () => ({ ok: false, code: 70_000, message: 'bad\0name' }) });
+    await server.start();
+    try {
+      const r = await tftpGet({ port: server.address().port, filename: 'x' });
+      expect(r.error).toEqual({ code: 0, message: 'bad name' });
+      const again = await tftpGet({ port: server.address().port, filename: 'y' });
+      expect(again.error?.code).toBe(0);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('a source whose file shrank is aborted with ERROR 0 and closed', async () => {
     let closed = 0;
     const events: TftpEvent[] = [];
