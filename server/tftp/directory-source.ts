@@ -31,7 +31,7 @@ function fsDeny(err: unknown): TftpOpenResult {
 
 // Turns a requested name into path segments relative to the root, or a refusal. Firmware sends names with
 // a leading '/' or with DOS separators, so both are accepted as separators.
-export function normaliseTftpName(name: string): string[] | TftpOpenResult {
+function normaliseTftpName(name: string): string[] | TftpOpenResult {
   if (name.includes('\0')) return deny(ErrorCode.ACCESS_VIOLATION, 'invalid file name');
   const segments = name.replace(/\\/g, '/').split('/').filter((s) => s !== '' && s !== '.');
   if (segments.includes('..')) return deny(ErrorCode.ACCESS_VIOLATION, 'access violation');
