@@ -1,15 +1,12 @@
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createLabNetns, labPrerequisiteProblems, type LabNetns } from '../lab/netns.js';
-import { ProcessRegistry, waitUntil } from '../lab/processes.js';
+import { labPrerequisiteProblems } from '../lab/netns.js';
+import { waitUntil } from '../lab/processes.js';
 import { bootVm, vmDiagnostics, type LabVm } from '../lab/qemu.js';
-import { startRadvd } from '../lab/radvd.js';
-import { startSiteDhcp } from '../lab/site-dhcp.js';
 import { buildTestAppliance, defaultCacheDir, type TestAppliance } from '../lab/test-iso.js';
-import { bridgedHost } from '../support/bridged-host.js';
-import { startRackbootInNetns, type RackbootInNetns } from '../support/rackboot-in-netns.js';
+import { startRackbootLab, type RackbootLab } from '../support/rackboot-lab.js';
 
 // Real firmware (SeaBIOS + iPXE ROM, OVMF PXE, OVMF HTTP Boot) booting through rackboot in a private
 // network namespace, in full mode and in proxy mode beside dnsmasq as the site's DHCP server.
@@ -84,56 +81,35 @@ describe.skipIf(skip)('boot paths through rackboot on real firmware (QEMU, TCG)'
 
   for (const mode of ['full', 'proxy'] as const) {
     describe(`${mode} mode`, () => {
-      const registry = new ProcessRegistry();
-      let ns: LabNetns;
-      let site: LabNetns | null = null;
-      let rb: RackbootInNetns;
+      let lab: RackbootLab;
       const ids = new Map<string, string>();
 
       beforeAll(async () => {
-        ns = await createLabNetns({ taps: CASES.length });
-        const dir = join(work, mode);
-        await startRadvd({ ns, registry, workDir: join(dir, 'radvd') });
-        if (mode === 'proxy') site = await startSiteHost(ns, registry, join(dir, 'site-dhcp'));
-        const artifacts = join(dir, 'data', 'artifacts', 'test-appliance');
-        mkdirSync(artifacts, { recursive: true });
-        copyFileSync(appliance.kernelPath, join(artifacts, 'kernel'));
-        copyFileSync(appliance.initrdPath, join(artifacts, 'initrd'));
-        rb = await startRackbootInNetns({
-          ns,
-          registry,
-          workDir: dir,
-          config: {
-            advertiseAddress: ns.address,
-            dataDir: join(dir, 'data'),
-            log: { level: 'debug' },
-            dhcp: {
-              mode,
-              unknownMachines: 'ignore',
-              ...(mode === 'full' ? { subnets: [{ cidr: `${ns.address.replace(/\.\d+$/, '.0')}/24`, pool: { start: '10.250.0.100', end: '10.250.0.199' }, leaseSeconds: 600 }] } : {}),
-            },
-            profiles: {
-              'test-appliance': {
-                kernel: 'test-appliance/kernel',
-                initrds: ['test-appliance/initrd'],
-                cmdline: 'console=ttyS0 quiet panic=-1 rackboot.phonehome={{phoneHomeUrl}}',
-              },
+        lab = await startRackbootLab({
+          mode,
+          taps: CASES.length,
+          dir: join(work, mode),
+          appliance,
+          profiles: {
+            'test-appliance': {
+              kernel: 'test-appliance/kernel',
+              initrds: ['test-appliance/initrd'],
+              cmdline: 'console=ttyS0 quiet panic=-1 rackboot.phonehome={{phoneHomeUrl}}',
             },
           },
         });
         const csv = ['name,mac,firmware,profile', ...CASES.map((c, i) => `${mode}-vm${i},${c.mac},${c.firmware === 'seabios' ? 'bios' : 'uefi'},test-appliance`)].join('\n');
-        const imported = await rb.api<{ items: Array<{ id: string; macs: string[] }> }>('POST', '/api/v1/machines/import', { type: 'text/csv', data: csv });
+        const imported = await lab.rb.api<{ items: Array<{ id: string; macs: string[] }> }>('POST', '/api/v1/machines/import', { type: 'text/csv', data: csv });
         expect(imported.status).toBe(201);
         for (const m of imported.body.items) ids.set(m.macs[0]!, m.id);
       });
 
       afterAll(async () => {
-        await registry.stopAll();
-        await site?.destroy();
-        await ns?.destroy();
+        await lab?.destroy();
       });
 
       it('boots every firmware path to the phone-home, and the timeline shows each step', async () => {
+        const { ns, registry, rb } = lab;
         const vms: LabVm[] = [];
         try {
           for (const [i, c] of CASES.entries()) {
@@ -173,13 +149,6 @@ describe.skipIf(skip)('boot paths through rackboot on real firmware (QEMU, TCG)'
     });
   }
 });
-
-/** The site's own DHCP server on another host at 10.250.0.2: its server id must differ from rackboot's. */
-async function startSiteHost(lab: LabNetns, registry: ProcessRegistry, workDir: string): Promise<LabNetns> {
-  const site = await bridgedHost(lab, '10.250.0.2/24');
-  await startSiteDhcp({ ns: site, registry, workDir });
-  return site;
-}
 
 function tail(file: string): string {
   try {

@@ -33,7 +33,7 @@ export const APPLIANCE_ISO_CMDLINE = `console=ttyS0 quiet panic=-1 rackboot.phon
 /** Marker file inside rootfs.squashfs. */
 export const ROOTFS_MARKER_PATH = '/etc/rackboot-test-rootfs';
 /** Modules the initramfs loads (plus their dependencies, resolved from the modules' .modinfo). */
-export const INITRAMFS_MODULES = ['virtio_pci', 'virtio_net', 'e1000'] as const;
+export const INITRAMFS_MODULES = ['virtio_pci', 'virtio_net', 'e1000', 'virtio_blk'] as const;
 
 /** Bump when the build recipe changes in a way the input hash does not see. */
 const RECIPE_VERSION = 2;
@@ -268,6 +268,7 @@ async function extractKernel(deb: string, workDir: string): Promise<ExtractedKer
         '*/boot/vmlinuz-*',
         '*/modules/*/kernel/drivers/virtio/*',
         '*/modules/*/kernel/drivers/net/*',
+        '*/modules/*/kernel/drivers/block/virtio_blk.ko*',
         '*/modules/*/kernel/net/core/*',
         '*/modules/*/modules.builtin',
       ],

@@ -58,6 +58,39 @@ if ! udhcpc -i eth0 -n -q -t 10 -T 2 -V rackboot-test -s /udhcpc.sh; then
   finish
 fi
 
+# Installer mode (stands in for kairos-agent): with config_url= on the command line, fetch the user-data,
+# report install start, write a marker to the first virtio disk, report install done, reboot.
+CONFIG_URL=
+for arg in $(cat /proc/cmdline); do
+  case "$arg" in
+    config_url=*) CONFIG_URL="${arg#config_url=}" ;;
+  esac
+done
+if [ -n "$CONFIG_URL" ]; then
+  if ! timeout 30 wget -q -O /tmp/user-data "$CONFIG_URL"; then
+    echo "RACKBOOT-INSTALL-FAIL reason=user-data mac=$MAC"
+    finish
+  fi
+  hook() { grep -o "http://[^' ]*/callback/$1" /tmp/user-data | head -n 1; }
+  DEVICE=$(sed -n 's/^  device: *//p' /tmp/user-data | head -n 1)
+  echo "RACKBOOT-INSTALL-START device=$DEVICE"
+  timeout 20 wget -q -O - "$(hook install-start)" || echo "RACKBOOT-INSTALL-WARN install-start callback failed"
+  i=0
+  while [ ! -b /dev/vda ] && [ $i -lt 40 ]; do sleep 0.25; i=$((i + 1)); done
+  if [ ! -b /dev/vda ]; then
+    echo "RACKBOOT-INSTALL-FAIL reason=no-disk mac=$MAC"
+    finish
+  fi
+  printf 'RACKBOOT-INSTALLED mac=%s device=%s\n' "$MAC" "$DEVICE" | dd of=/dev/vda conv=notrunc,fsync 2>/dev/null
+  sync
+  timeout 20 wget -q -O - "$(hook install-done)" || echo "RACKBOOT-INSTALL-WARN install-done callback failed"
+  echo "RACKBOOT-INSTALL-DONE mac=$MAC"
+  sync
+  reboot -f
+  sleep 5
+  finish
+fi
+
 URL=
 for arg in $(cat /proc/cmdline); do
   case "$arg" in
