@@ -3,19 +3,27 @@ import { parseArgs } from 'node:util';
 import { pino } from 'pino';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import { startService } from '../service.js';
+import { addArtifact, listArtifacts } from './artifacts-command.js';
 
 const USAGE = `usage: rackboot <command> [options]
 
 commands:
   serve [--config FILE]            run DHCP, TFTP and HTTP in one process (embedded defaults without a config)
   config validate [--config FILE]  check a config file and print the resolved settings
+  artifacts add PATH|URL [--name NAME] [--sha256 HEX] [--config FILE]
+                                   ingest an appliance ISO (URLs download with resume)
+  artifacts list [--config FILE]   list ingested artifacts
 
 exit codes: 0 ok, 1 runtime failure, 2 usage or config error`;
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, name: { type: 'string' }, sha256: { type: 'string' } },
+    });
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
     return 2;
@@ -25,12 +33,17 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(`${USAGE}\n`);
     return values.help ? 0 : 2;
   }
-  const [cmd, sub] = positionals;
+  const [cmd, sub, arg] = positionals;
   try {
     if (cmd === 'serve') return await serve(values.config);
+    if (cmd === 'artifacts' && sub === 'add' && arg !== undefined) {
+      return await addArtifact(await loadConfigFile(values.config), { source: arg, ...(values.name ? { name: values.name } : {}), ...(values.sha256 ? { sha256: values.sha256 } : {}) }, process.stdout, process.stderr);
+    }
+    if (cmd === 'artifacts' && sub === 'list') return await listArtifacts(await loadConfigFile(values.config), process.stdout);
     if (cmd === 'config' && sub === 'validate') {
       const cfg = await loadConfigFile(values.config);
-      process.stdout.write(`${JSON.stringify(cfg, null, 2)}\n`);
+      // Password hashes stay out of terminals and CI logs.
+      process.stdout.write(`${JSON.stringify(cfg, (k, v: unknown) => (k === 'passwordHash' ? '(redacted)' : v), 2)}\n`);
       return 0;
     }
   } catch (e) {

@@ -1,3 +1,4 @@
+import type { Artifact, NewArtifact } from '../artifacts/artifact.js';
 import type { Machine, NewMachine } from '../inventory/machine.js';
 import type { MachineState } from '../lifecycle/states.js';
 
@@ -89,7 +90,17 @@ export interface EventRepo {
   adoptByMac(mac: string, machineId: string): Promise<number>;
 }
 
+export interface ArtifactRepo {
+  /** Fails with RB_CONFLICT when the name is taken. */
+  create(a: NewArtifact): Promise<Artifact>;
+  get(id: string): Promise<Artifact | null>;
+  findByName(name: string): Promise<Artifact | null>;
+  list(): Promise<Artifact[]>;
+  delete(id: string): Promise<boolean>;
+}
+
 export interface Store {
+  readonly artifacts: ArtifactRepo;
   readonly machines: MachineRepo;
   readonly leases: LeaseRepo;
   readonly events: EventRepo;

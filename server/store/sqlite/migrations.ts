@@ -74,4 +74,21 @@ export const MIGRATIONS: Migration[] = [
       UPDATE machines SET state_entered_at = updated_at;
     `,
   },
+  {
+    version: 3,
+    name: 'artifacts',
+    sql: `
+      CREATE TABLE artifacts (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        kind TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        source TEXT NOT NULL,
+        meta TEXT NOT NULL,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX artifacts_sha256 ON artifacts(sha256);
+    `,
+  },
 ];

@@ -5,8 +5,10 @@ import Database from 'better-sqlite3';
 import { swapUuidByteOrder } from '../../inventory/identity.js';
 import type { Machine, NewMachine } from '../../inventory/machine.js';
 import type { MachineState } from '../../lifecycle/states.js';
+import type { Artifact, NewArtifact } from '../../artifacts/artifact.js';
 import {
   StoreError,
+  type ArtifactRepo,
   type EventRepo,
   type Lease,
   type LeaseRepo,
@@ -56,6 +58,7 @@ export function openSqliteStore(path: string, migrations: Migration[] = MIGRATIO
   db.pragma('busy_timeout = 5000');
   migrate(db, migrations);
   return {
+    artifacts: new SqliteArtifacts(db),
     machines: new SqliteMachines(db),
     leases: new SqliteLeases(db),
     events: new SqliteEvents(db),
@@ -365,5 +368,56 @@ class SqliteEvents implements EventRepo {
 
   async adoptByMac(mac: string, machineId: string): Promise<number> {
     return this.db.prepare('UPDATE events SET machine_id = ? WHERE mac = ? AND machine_id IS NULL').run(machineId, mac).changes;
+  }
+}
+
+interface ArtifactRow {
+  id: string;
+  name: string;
+  kind: string;
+  sha256: string;
+  size: number;
+  source: string;
+  meta: string;
+  created_at: string;
+}
+
+class SqliteArtifacts implements ArtifactRepo {
+  constructor(private readonly db: Db) {}
+
+  async create(a: NewArtifact): Promise<Artifact> {
+    const id = randomUUID();
+    const createdAt = new Date().toISOString();
+    try {
+      this.db
+        .prepare('INSERT INTO artifacts (id, name, kind, sha256, size, source, meta, created_at) VALUES (?,?,?,?,?,?,?,?)')
+        .run(id, a.name, a.kind, a.sha256, a.size, a.source, JSON.stringify(a.meta), createdAt);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new StoreError('RB_CONFLICT', `an artifact named '${a.name}' already exists`);
+      throw e;
+    }
+    return { ...a, id, createdAt };
+  }
+
+  async get(id: string): Promise<Artifact | null> {
+    return this.one(this.db.prepare('SELECT * FROM artifacts WHERE id = ?').get(id));
+  }
+
+  async findByName(name: string): Promise<Artifact | null> {
+    return this.one(this.db.prepare('SELECT * FROM artifacts WHERE name = ?').get(name));
+  }
+
+  async list(): Promise<Artifact[]> {
+    return (this.db.prepare('SELECT * FROM artifacts ORDER BY created_at').all() as ArtifactRow[]).map((r) => this.one(r)!);
+  }
+
+  async delete(id: string): Promise<boolean> {
+    return this.db.prepare('DELETE FROM artifacts WHERE id = ?').run(id).changes > 0;
+  }
+
+  private one(row: unknown): Artifact | null {
+    if (row === undefined) return null;
+    const r = row as ArtifactRow;
+    return { id: r.id, name: r.name, kind: r.kind as Artifact['kind'], sha256: r.sha256, size: r.size, source: r.source, meta: JSON.parse(r.meta) as Artifact['meta'], createdAt: r.created_at };
   }
 }
