@@ -137,3 +137,29 @@ export function splitIntoExtents(iso: Buffer, dir: RawRecord, fileId: string, pa
   }
   area.copy(iso, start);
 }
+
+export interface PathTableEntry {
+  id: string;
+  lba: number;
+  parent: number;
+}
+
+/** The L (little-endian) or M (big-endian) path table of the volume descriptor in `descriptorSector`. */
+export function pathTable(iso: Buffer, descriptorSector: number, bigEndian: boolean): PathTableEntry[] {
+  const vd = descriptorSector * SECTOR;
+  const size = iso.readUInt32LE(vd + 132);
+  const start = (bigEndian ? iso.readUInt32BE(vd + 148) : iso.readUInt32LE(vd + 140)) * SECTOR;
+  const out: PathTableEntry[] = [];
+  let at = start;
+  while (at < start + size) {
+    const len = iso[at] ?? 0;
+    if (len === 0) throw new Error(`zero-length path table entry at ${at}`);
+    out.push({
+      id: iso.toString('latin1', at + 8, at + 8 + len),
+      lba: bigEndian ? iso.readUInt32BE(at + 2) : iso.readUInt32LE(at + 2),
+      parent: bigEndian ? iso.readUInt16BE(at + 6) : iso.readUInt16LE(at + 6),
+    });
+    at += 8 + len + (len % 2);
+  }
+  return out;
+}
