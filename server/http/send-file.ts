@@ -94,7 +94,7 @@ export async function sendFile(req: FastifyRequest, reply: FastifyReply, path: s
   return { status, bytes: length, size, range: status === 206 ? { start, end } : null };
 }
 
-const CHUNK = 256 * 1024;
+const CHUNK = 512 * 1024;
 
 /**
  * A file range as a response body. Piped into a plain Node ServerResponse (what fastify does with a
