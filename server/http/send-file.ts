@@ -1,9 +1,10 @@
-import { open, realpath, type FileHandle } from 'node:fs/promises';
+import { realpath, type FileHandle } from 'node:fs/promises';
 import { ServerResponse } from 'node:http';
 import { extname, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { parseRange } from './byte-range.js';
+import { openPerRequest, type FileOpener } from './file-handle-cache.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.efi': 'application/efi',
@@ -46,18 +47,14 @@ export interface SentFile {
  * Sends a regular file with HEAD, Range, If-Range, If-None-Match and a strong ETag. No redirects ever
  * (UEFI HTTP Boot does not follow them) and no buffering of the whole file.
  */
-export async function sendFile(req: FastifyRequest, reply: FastifyReply, path: string): Promise<SentFile | null> {
-  const fh = await open(path, 'r').catch(() => null);
-  if (fh === null) {
+export async function sendFile(req: FastifyRequest, reply: FastifyReply, path: string, openFile: FileOpener = openPerRequest): Promise<SentFile | null> {
+  const opened = await openFile(path);
+  if (opened === null || !opened.stat.isFile()) {
+    opened?.release();
     await reply.code(404).type('text/plain').send('not found\n');
     return null;
   }
-  const st = await fh.stat();
-  if (!st.isFile()) {
-    await fh.close();
-    await reply.code(404).type('text/plain').send('not found\n');
-    return null;
-  }
+  const { fh, stat: st, release } = opened;
   const size = st.size;
   const etag = `"${size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
   reply.header('accept-ranges', 'bytes');
@@ -66,14 +63,14 @@ export async function sendFile(req: FastifyRequest, reply: FastifyReply, path: s
   reply.header('content-type', CONTENT_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream');
 
   if (req.headers['if-none-match'] === etag) {
-    await fh.close();
+    release();
     await reply.code(304).send();
     return { status: 304, bytes: 0, size, range: null };
   }
   const ifRange = req.headers['if-range'];
   const range = ifRange !== undefined && ifRange !== etag ? { kind: 'full' as const } : parseRange(req.headers.range, size);
   if (range.kind === 'unsatisfiable') {
-    await fh.close();
+    release();
     reply.header('content-range', `bytes */${size}`);
     await reply.code(416).type('text/plain').send('range not satisfiable\n');
     return { status: 416, bytes: 0, size, range: null };
@@ -86,14 +83,16 @@ export async function sendFile(req: FastifyRequest, reply: FastifyReply, path: s
   reply.header('content-length', String(length));
   reply.code(status);
   if (req.method === 'HEAD' || length === 0) {
-    await fh.close();
+    release();
     await reply.send();
     return { status, bytes: 0, size, range: status === 206 ? { start, end } : null };
   }
-  await reply.send(new FileBody(fh, start, end));
+  await reply.send(new FileBody(fh, start, end, release));
   return { status, bytes: length, size, range: status === 206 ? { start, end } : null };
 }
 
+// 512 KiB: at 64 concurrent 1 GiB downloads on 2 cores, 256 KiB spent a quarter of the CPU on
+// thread-pool hand-offs (0.64 vs 0.48 s of server CPU per GiB sent). Short ranges read only their length.
 const CHUNK = 512 * 1024;
 
 /**
@@ -111,6 +110,7 @@ class FileBody extends Readable {
     private readonly fh: FileHandle,
     start: number,
     private readonly last: number,
+    private readonly release: () => void,
   ) {
     super({ highWaterMark: CHUNK });
     this.pos = start;
@@ -132,11 +132,10 @@ class FileBody extends Readable {
     );
   }
 
+  // The handle is the opener's: closed for a one-off open, kept for a cached blob.
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
-    this.fh.close().then(
-      () => cb(err),
-      () => cb(err),
-    );
+    this.release();
+    cb(err);
   }
 
   override pipe<T extends NodeJS.WritableStream>(dest: T, opts?: { end?: boolean }): T {
