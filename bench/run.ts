@@ -58,7 +58,7 @@ function plan(quick: boolean, sections: Section[]): Plan {
   return {
     sections,
     quick,
-    dhcp: quick ? { rates: [500, 2000], seconds: 3, clients: 2000, warmupSeconds: 1 } : { rates: [250, 500, 1000, 2000, 4000], seconds: 10, clients: 10_000, warmupSeconds: 1 },
+    dhcp: quick ? { rates: [500, 2000], seconds: 3, clients: 2000, warmupSeconds: 1 } : { rates: [100, 250, 500, 1000, 2000, 4000], seconds: 10, clients: 10_000, warmupSeconds: 1 },
     tftp: {
       runs: quick ? 1 : 3,
       files: [
@@ -66,7 +66,7 @@ function plan(quick: boolean, sections: Section[]): Plan {
         { name: 'bench-50m.bin', bytes: 50 * 2 ** 20 },
       ],
     },
-    http: quick ? { fileBytes: 256 * 2 ** 20, clients: 16, rounds: 1 } : { fileBytes: 2 ** 30, clients: 64, rounds: 2 },
+    http: quick ? { fileBytes: 256 * 2 ** 20, clients: 16, rounds: 1 } : { fileBytes: 2 ** 30, clients: 64, rounds: 3 },
   };
 }
 
