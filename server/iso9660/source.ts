@@ -19,7 +19,7 @@ export async function fileSource(path: string): Promise<ByteSource> {
     return {
       size: st.size,
       async read(position: number, length: number): Promise<Buffer> {
-        const buf = Buffer.alloc(length);
+        const buf = Buffer.allocUnsafe(length); // only the filled part is ever returned
         let got = 0;
         // pread may return short counts (signals, network file systems); loop until EOF.
         while (got < length) {

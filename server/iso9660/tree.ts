@@ -117,7 +117,7 @@ export class TreeBuilder {
       name: '',
       isDirectory: true,
       size: rootExt.length,
-      extents: [rootExt],
+      extents: rootExt.length > 0 ? [rootExt] : [],
       mtime: rootRr?.mtime ?? rootRec.recorded,
     };
     if (rootRr?.mode !== undefined) root.mode = rootRr.mode;
@@ -139,8 +139,8 @@ export class TreeBuilder {
 
   private async readChildren(dir: PendingDir): Promise<PendingDir[]> {
     const where = dir.entry.path;
-    const ext = dir.entry.extents[0] ?? { offset: 0, length: 0 };
-    const data = await this.readDir(ext, where);
+    const ext = dir.entry.extents[0];
+    const data = ext ? await this.readDir(ext, where) : Buffer.alloc(0);
     const list: IsoEntry[] = [];
     const names = new Set<string>();
     const subdirs: PendingDir[] = [];
@@ -173,7 +173,8 @@ export class TreeBuilder {
       let entry: IsoEntry;
       if (isDir || rr?.childLink !== undefined) {
         const dext = rr?.childLink !== undefined ? await this.relocatedDir(rr.childLink, path) : this.extentOf(rec, path);
-        entry = { path, name, isDirectory: true, size: dext.length, extents: [dext], mtime: rr?.mtime ?? first.recorded };
+        // An empty extent holds no records (not even '.'): nothing to read, and its block number means nothing.
+        entry = { path, name, isDirectory: true, size: dext.length, extents: dext.length > 0 ? [dext] : [], mtime: rr?.mtime ?? first.recorded };
       } else {
         extents.push(this.extentOf(rec, path));
         const parts = extents.filter((e) => e.length > 0);
@@ -190,7 +191,8 @@ export class TreeBuilder {
       names.add(name);
       list.push(entry);
       this.byPath.set(path, entry);
-      if (entry.isDirectory) subdirs.push(this.enter(dir, entry));
+      if (entry.isDirectory && entry.size > 0) subdirs.push(this.enter(dir, entry));
+      else if (entry.isDirectory) this.children.set(path, []);
     }
     if (pending) throw corrupt(`${where}: directory ends inside a multi-extent file`);
     this.children.set(dir.entry.path, list);
