@@ -147,7 +147,7 @@ describe('OAuth against the stand-in', () => {
   });
 
   it('rejects a timestamp older than 300 s and accepts one inside the window', async () => {
-    const stale = clientFor(s, { now: () => Date.now() - 301_000 });
+    const stale = clientFor(s, { now: () => s.clock.now() - 301_000 });
     const r = await listMachines(stale.client);
     expect(r.ok).toBe(false);
     if (!r.ok) {
@@ -158,7 +158,7 @@ describe('OAuth against the stand-in', () => {
       // An authentication failure is not retried.
       expect(r.error.attempts).toBe(1);
     }
-    const recent = clientFor(s, { now: () => Date.now() - 290_000 });
+    const recent = clientFor(s, { now: () => s.clock.now() - 290_000 });
     expect((await listMachines(recent.client)).ok).toBe(true);
     stale.client.close();
     recent.client.close();

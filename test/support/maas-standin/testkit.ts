@@ -39,6 +39,9 @@ export function clientFor(s: MaasStandin, opts: Partial<MaasClientOptions> & { a
     baseUrl: s.url,
     apiKey: admin === false ? s.userKey : s.adminKey,
     timeoutMs: 10_000,
+    // MAAS and its client share wall time: when a test advances the stand-in's clock (an hour of
+    // deployment), the client's OAuth timestamps move with it, as they would on NTP-synced hosts.
+    now: () => s.clock.now(),
     ...rest,
     sleep: async (ms) => {
       sleeps.push(ms);
