@@ -15,7 +15,9 @@ import type { DhcpHandler } from './dhcp/handler.js';
 import { compileSubnets, LeaseTable } from './dhcp/lease-table.js';
 import { MachineResolver } from './dhcp/machine-resolver.js';
 import { ProxyHandler } from './dhcp/proxy-handler.js';
+import { BlobStore } from './artifacts/blob-store.js';
 import { buildHttpApp } from './http/app.js';
+import { FileHandleCache } from './http/file-handle-cache.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
 import { openSqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/types.js';
@@ -52,7 +54,9 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
   const userData = await ProfileUserData.load(cfg.profiles, templatesDir, urls);
   const lifecycle = new Lifecycle(store.machines, store.events, timeline, cfg.lifecycle, log.child({ component: 'lifecycle' }));
   lifecycle.startWatchdog(cfg.lifecycle.watchdogSeconds * 1000);
-  const app = await buildHttpApp({ cfg, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData });
+  const blobHandles = new FileHandleCache();
+  const blobs = new BlobStore(cfg.artifactsRoot);
+  const app = await buildHttpApp({ cfg, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs, blobHandles });
   try {
     await app.listen({ host: cfg.http.listen, port: cfg.http.port });
     svc.http = app;
@@ -110,6 +114,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
     await svc.dhcp?.stop();
     await svc.tftp?.stop();
     await svc.http?.close();
+    await blobHandles.close();
     await store.close();
   }
   return svc;

@@ -1,6 +1,9 @@
 import type { Machine } from '../inventory/machine.js';
 import type { MachineTokens } from './machine-tokens.js';
 
+export const APPLIANCE_FILES = ['kernel', 'initrd', 'rootfs.squashfs', 'appliance.iso'] as const;
+export type ApplianceFile = (typeof APPLIANCE_FILES)[number];
+
 /** Every URL a machine is handed carries its capability token; a MAC alone opens nothing. */
 export class BootUrls {
   constructor(
@@ -30,6 +33,11 @@ export class BootUrls {
 
   firstStage(m: Pick<Machine, 'id' | 'tokenGeneration'>, binary: string): string {
     return `${this.base(m)}/ipxe/${binary}`;
+  }
+
+  /** A file of an ingested appliance ISO: kernel, initrd, rootfs.squashfs or appliance.iso. */
+  appliance(m: Pick<Machine, 'id' | 'tokenGeneration'>, name: string, file: ApplianceFile): string {
+    return `${this.base(m)}/appliance/${encodeURIComponent(name)}/${file}`;
   }
 
   /** Profile artifact references are paths under the artifact root, or absolute URLs used as they are. */

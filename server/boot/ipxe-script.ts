@@ -1,3 +1,4 @@
+import type { Artifact } from '../artifacts/artifact.js';
 import type { Machine } from '../inventory/machine.js';
 import type { BootPlan } from './boot-plan.js';
 import type { BootUrls } from './boot-urls.js';
@@ -9,26 +10,51 @@ export interface ScriptContext {
   retries: number;
 }
 
-/** Renders the iPXE script for a machine's current boot plan. */
-export function renderIpxeScript(m: Machine, plan: BootPlan, ctx: ScriptContext): string {
-  if (plan.kind !== 'netboot') {
-    return ctx.templates['local-disk'].render({ name: m.name, reason: plan.reason });
-  }
+/**
+ * Renders the iPXE script for a machine's current boot plan. `appliance` is the ingested ISO the
+ * profile names, if it names one.
+ */
+export function renderIpxeScript(m: Machine, plan: BootPlan, ctx: ScriptContext, appliance: Artifact | null = null): string {
+  if (plan.kind !== 'netboot') return localDisk(m, plan.reason, ctx);
+  const p = plan.profile;
   const vars = profileVariables(m, ctx.urls);
-  const initrdNames = plan.profile.initrds.map((_, i) => `initrd${i}`);
+  const retries = String(ctx.retries);
+  if (p.appliance !== undefined) {
+    if (appliance === null) return localDisk(m, `appliance '${p.appliance}' is not ingested`, ctx);
+    // A virtual-media machine boots from the BMC's CD; its network boot falls through to it.
+    if (p.method === 'virtual-media') return localDisk(m, 'this profile boots from BMC virtual media', ctx);
+    if (p.method === 'sanboot' || p.method === 'http-iso') {
+      return ctx.templates.sanboot.render({ name: m.name, isoUrl: ctx.urls.appliance(m, appliance.name, 'appliance.iso'), retries });
+    }
+    const cmdline = [
+      ...appliance.meta.netbootArgs,
+      `root=live:${ctx.urls.appliance(m, appliance.name, 'rootfs.squashfs')}`,
+      'rd.neednet=1',
+      'ip=dhcp',
+      'netboot',
+      'install-mode',
+      `config_url=${ctx.urls.userData(m)}`,
+      expand(p.cmdline, vars),
+      'initrd=initrd0',
+    ].filter((s) => s !== '');
+    return ctx.templates.netboot.render({
+      name: m.name,
+      profile: plan.profileName,
+      kernelUrl: ctx.urls.appliance(m, appliance.name, 'kernel'),
+      cmdline: cmdline.join(' '),
+      initrdLines: `initrd --name initrd0 ${ctx.urls.appliance(m, appliance.name, 'initrd')} || goto retry`,
+      retries,
+    });
+  }
+  const initrdNames = p.initrds.map((_, i) => `initrd${i}`);
   // UEFI iPXE passes initrds to the kernel only when the command line names them.
-  const cmdline = [expand(plan.profile.cmdline, vars), ...initrdNames.map((n) => `initrd=${n}`)].filter((s) => s !== '').join(' ');
-  const initrdLines = plan.profile.initrds
-    .map((ref, i) => `initrd --name ${initrdNames[i]} ${ctx.urls.artifact(m, ref)} || goto retry`)
-    .join('\n');
-  return ctx.templates.netboot.render({
-    name: m.name,
-    profile: plan.profileName,
-    kernelUrl: ctx.urls.artifact(m, plan.profile.kernel),
-    cmdline,
-    initrdLines,
-    retries: String(ctx.retries),
-  });
+  const cmdline = [expand(p.cmdline, vars), ...initrdNames.map((n) => `initrd=${n}`)].filter((s) => s !== '').join(' ');
+  const initrdLines = p.initrds.map((ref, i) => `initrd --name ${initrdNames[i]} ${ctx.urls.artifact(m, ref)} || goto retry`).join('\n');
+  return ctx.templates.netboot.render({ name: m.name, profile: plan.profileName, kernelUrl: ctx.urls.artifact(m, p.kernel!), cmdline, initrdLines, retries });
+}
+
+function localDisk(m: Machine, reason: string, ctx: ScriptContext): string {
+  return ctx.templates['local-disk'].render({ name: m.name, reason });
 }
 
 /** Variables operators may use in a profile's cmdline as {{name}}. */

@@ -28,6 +28,7 @@ export class Template {
 export const IPXE_TEMPLATES = {
   netboot: ['name', 'profile', 'kernelUrl', 'cmdline', 'initrdLines', 'retries'],
   'local-disk': ['name', 'reason'],
+  sanboot: ['name', 'isoUrl', 'retries'],
 } as const;
 
 export type IpxeTemplateName = keyof typeof IPXE_TEMPLATES;

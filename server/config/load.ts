@@ -88,6 +88,13 @@ export function validateConfig(doc: unknown, cwd: string): ConfigResult {
 
 function crossFieldIssues(cfg: Config): ConfigIssue[] {
   const issues: ConfigIssue[] = [];
+  for (const [name, p] of Object.entries(cfg.profiles)) {
+    if ((p.kernel === undefined) === (p.appliance === undefined)) {
+      issues.push({ path: `profiles.${name}`, message: 'set exactly one of kernel (a kernel and initrds) or appliance (an ingested appliance ISO)' });
+    } else if (p.appliance === undefined && p.method !== 'netboot') {
+      issues.push({ path: `profiles.${name}.method`, message: `${p.method} boots a whole ISO: set appliance` });
+    }
+  }
   if (cfg.boot.defaultProfile !== undefined && !(cfg.boot.defaultProfile in cfg.profiles)) {
     issues.push({ path: 'boot.defaultProfile', message: `no profile named '${cfg.boot.defaultProfile}' under profiles` });
   }

@@ -30,7 +30,9 @@ const ProfileUser = Type.Object(
 const Profile = Type.Object(
   {
     description: Type.Optional(Type.String()),
-    kernel: Type.String({ minLength: 1, description: 'artifact path under artifacts.root, or an http(s) URL' }),
+    kernel: Type.Optional(Type.String({ minLength: 1, description: 'artifact path under artifacts.root, or an http(s) URL' })),
+    appliance: Type.Optional(Type.String({ minLength: 1, description: 'name of an ingested appliance ISO (rackboot artifacts add)' })),
+    method: Type.Union([Type.Literal('netboot'), Type.Literal('sanboot'), Type.Literal('http-iso'), Type.Literal('virtual-media')], { default: 'netboot' }),
     initrds: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
     cmdline: Type.String({ default: '' }),
     userData: Type.Object(

@@ -1,4 +1,5 @@
 import type { ResolvedConfig } from '../config/load.js';
+import type { ProfileConfig } from '../config/schema.js';
 import { tftpBootName, type BootUrls } from '../boot/boot-urls.js';
 import type { Machine } from '../inventory/machine.js';
 import type { DhcpClient } from './classify.js';
@@ -14,8 +15,12 @@ export type FirstStage =
  * iPXE gets its machine's script; firmware gets the iPXE build for its architecture, over HTTP for
  * UEFI HTTP Boot clients and over TFTP for PXE clients.
  */
-export function chooseFirstStage(c: DhcpClient, m: Machine, urls: BootUrls, boot: ResolvedConfig['boot']): FirstStage {
+export function chooseFirstStage(c: DhcpClient, m: Machine, urls: BootUrls, boot: ResolvedConfig['boot'], profile: ProfileConfig | null = null): FirstStage {
   if (c.ipxe) return { kind: 'script', url: urls.script(m) };
+  // http-iso: UEFI HTTP Boot loads the whole appliance ISO into a RAM disk, no iPXE involved.
+  if (c.httpBoot && profile?.method === 'http-iso' && profile.appliance !== undefined) {
+    return { kind: 'http', url: urls.appliance(m, profile.appliance, 'appliance.iso'), binary: 'appliance.iso' };
+  }
   if (c.arch === null) return { kind: 'unsupported', reason: 'no client architecture in option 93 or option 60' };
   const binary = binaryFor(c.arch, boot);
   if (binary === null) return { kind: 'unsupported', reason: `client architecture ${c.arch} has no iPXE build configured` };

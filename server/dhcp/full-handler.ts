@@ -152,8 +152,9 @@ export class FullHandler implements DhcpHandler {
     reply.options.set(Opt.RebindingTime, u32Bytes(Math.floor((a.subnet.cfg.leaseSeconds * 7) / 8)));
     this.addNetworkOptions(reply, a.subnet, a.machine);
     let stage: FirstStage | null = null;
-    if (c.netboot && a.machine !== null && planBoot(a.machine, this.d.cfg).kind !== 'ignore') {
-      stage = chooseFirstStage(c, a.machine, this.d.urls, this.d.cfg.boot);
+    const plan = a.machine === null ? null : planBoot(a.machine, this.d.cfg);
+    if (c.netboot && a.machine !== null && plan !== null && plan.kind !== 'ignore') {
+      stage = chooseFirstStage(c, a.machine, this.d.urls, this.d.cfg.boot, plan.kind === 'netboot' ? plan.profile : null);
       if (stage.kind !== 'unsupported') addBootInfo(reply, p, c, stage, this.d.cfg.advertiseIp, 'full');
       if (c.ipxe) addIpxeNoProxyWait(reply);
     }

@@ -43,7 +43,7 @@ export class ProxyHandler implements DhcpHandler {
     if (m === null) return null;
     const plan = planBoot(m, this.d.cfg);
     if (plan.kind === 'ignore') return null;
-    const stage = chooseFirstStage(c, m, this.d.urls, this.d.cfg.boot);
+    const stage = chooseFirstStage(c, m, this.d.urls, this.d.cfg.boot, plan.kind === 'netboot' ? plan.profile : null);
     if (stage.kind === 'unsupported') {
       await this.record(m, c, req.via, 'error', 'dhcp.unanswered', `not answered: ${stage.reason}`, {});
       return null;

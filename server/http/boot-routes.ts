@@ -10,7 +10,11 @@ import { CALLBACK_STAGES, type CallbackStage } from '../boot/user-data.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { MachineState } from '../lifecycle/states.js';
 import type { Machine } from '../inventory/machine.js';
-import type { EventRepo, MachineRepo } from '../store/types.js';
+import type { ArtifactRepo, EventRepo, MachineRepo } from '../store/types.js';
+import type { BlobStore } from '../artifacts/blob-store.js';
+import type { Artifact } from '../artifacts/artifact.js';
+import { APPLIANCE_FILES, type ApplianceFile } from '../boot/boot-urls.js';
+import type { FileHandleCache, FileOpener } from './file-handle-cache.js';
 import type { Timeline } from '../timeline/recorder.js';
 import { resolveInside, sendFile } from './send-file.js';
 
@@ -25,6 +29,10 @@ export interface BootRouteDeps {
   lifecycle: Lifecycle;
   events: EventRepo;
   userData: ProfileUserData;
+  artifacts: ArtifactRepo;
+  blobs: BlobStore;
+  /** Open handles of content-addressed blobs, shared by the many Range reads of an ISO mount. */
+  blobHandles: FileHandleCache;
 }
 
 const STARTS_INSTALLER: ReadonlySet<MachineState> = new Set(['discovered', 'ready', 'provisioning']);
@@ -74,7 +82,8 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
         }
       }
     }
-    const script = renderIpxeScript(m, plan, { templates: deps.templates, urls: deps.urls, retries: deps.cfg.boot.scriptRetries });
+    const appliance = plan.kind === 'netboot' && plan.profile.appliance !== undefined ? await deps.artifacts.findByName(plan.profile.appliance) : null;
+    const script = renderIpxeScript(m, plan, { templates: deps.templates, urls: deps.urls, retries: deps.cfg.boot.scriptRetries }, appliance);
     await deps.timeline.record({
       machineId: m.id,
       mac: null,
@@ -155,6 +164,16 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
   };
   app.route({ method: ['GET', 'HEAD'], url: '/boot/:id/:token/files/*', handler: artifact, exposeHeadRoute: false });
 
+  const applianceFile = async (req: FastifyRequest<{ Params: BootParams & { name: string; file: string } }>, reply: FastifyReply) => {
+    const a = await deps.artifacts.findByName(req.params.name);
+    const file = req.params.file as ApplianceFile;
+    const sha = a === null || !(APPLIANCE_FILES as readonly string[]).includes(file) ? null : blobOf(a, file);
+    if (sha === null) return reply.code(404).type('text/plain').send('not found\n');
+    // Served under its public name so the media type follows it (.iso → application/vnd.efi-iso).
+    await serveTracked(req, reply, deps.blobs.pathOf(sha), 'appliance', `${a!.name}/${file}`, deps.blobHandles.open);
+  };
+  app.route({ method: ['GET', 'HEAD'], url: '/boot/:id/:token/appliance/:name/:file', handler: applianceFile, exposeHeadRoute: false });
+
   /** Installer boots since the machine entered booting-installer: more than a few means a boot loop. */
   async function installerBootsSince(m: Machine): Promise<number> {
     const since = Date.parse(m.stateEnteredAt);
@@ -187,10 +206,11 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
   }
 
   /** Range reads from sanboot and BMCs come by the hundred; only whole fetches and first reads reach the timeline. */
-  async function serveTracked(req: FastifyRequest, reply: FastifyReply, path: string, what: string, name: string): Promise<void> {
+  async function serveTracked(req: FastifyRequest, reply: FastifyReply, path: string, what: string, name: string, open?: FileOpener): Promise<void> {
     const m = req.machine!;
     const started = Date.now();
-    const sent = await sendFile(req, reply, path);
+    if (name.endsWith('.iso')) reply.header('content-type', 'application/vnd.efi-iso');
+    const sent = await sendFile(req, reply, path, open);
     // 304 and 416 send no file: recording them as fetched would put a false 'sent' on the timeline.
     if (sent === null || req.method === 'HEAD' || sent.status >= 300 || (sent.range !== null && sent.range.start !== 0)) return;
     const done = () => {
@@ -207,5 +227,18 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
     };
     if (reply.raw.writableFinished || reply.raw.destroyed) done();
     else reply.raw.once('close', done);
+  }
+}
+
+function blobOf(a: Artifact, file: ApplianceFile): string {
+  switch (file) {
+    case 'kernel':
+      return a.meta.files.kernel.sha256;
+    case 'initrd':
+      return a.meta.files.initrd.sha256;
+    case 'rootfs.squashfs':
+      return a.meta.files.squashfs.sha256;
+    case 'appliance.iso':
+      return a.sha256;
   }
 }

@@ -60,7 +60,8 @@ export async function sendFile(req: FastifyRequest, reply: FastifyReply, path: s
   reply.header('accept-ranges', 'bytes');
   reply.header('etag', etag);
   reply.header('last-modified', st.mtime.toUTCString());
-  reply.header('content-type', CONTENT_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream');
+  // A caller serving a blob under a public name sets the type; otherwise the extension decides.
+  if (!reply.hasHeader('content-type')) reply.header('content-type', CONTENT_TYPES[extname(path).toLowerCase()] ?? 'application/octet-stream');
 
   if (req.headers['if-none-match'] === etag) {
     release();

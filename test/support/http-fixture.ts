@@ -12,6 +12,8 @@ import { loadIpxeTemplates } from '../../server/boot/template.js';
 import { validateConfig, type ResolvedConfig } from '../../server/config/load.js';
 import { ProfileUserData } from '../../server/boot/profile-user-data.js';
 import { Lifecycle } from '../../server/lifecycle/lifecycle.js';
+import { BlobStore } from '../../server/artifacts/blob-store.js';
+import { FileHandleCache } from '../../server/http/file-handle-cache.js';
 import { buildHttpApp } from '../../server/http/app.js';
 import type { Machine } from '../../server/inventory/machine.js';
 import { normalizeMachineInput } from '../../server/inventory/normalize.js';
@@ -79,7 +81,8 @@ export async function buildHttpFixture(config: Record<string, unknown> = {}): Pr
     const templates = await loadIpxeTemplates(join(bundledBootAssets(), 'templates'));
     const lifecycle = new Lifecycle(store.machines, store.events, timeline, cfg.lifecycle, log);
     const userData = await ProfileUserData.load(cfg.profiles, join(bundledBootAssets(), 'templates'), urls);
-    const app = await buildHttpApp({ cfg, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData });
+    const blobHandles = new FileHandleCache();
+    const app = await buildHttpApp({ cfg, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs: new BlobStore(artifactsRoot), blobHandles });
     await app.ready();
 
     return {
@@ -124,6 +127,7 @@ export async function buildHttpFixture(config: Record<string, unknown> = {}): Pr
       async cleanup() {
         try {
           await app.close();
+          await blobHandles.close();
           await store.close();
         } finally {
           rmSync(dir, { recursive: true, force: true });

@@ -257,12 +257,14 @@ describe('loadIpxeTemplates', () => {
     mkdirSync(join(d, 'ipxe'), { recursive: true });
     writeFileSync(join(d, 'ipxe', 'netboot.ipxe'), netboot);
     writeFileSync(join(d, 'ipxe', 'local-disk.ipxe'), localDisk);
+    writeFileSync(join(d, 'ipxe', 'sanboot.ipxe'), '#!ipxe\nsanboot {{isoUrl}} || exit 1\n');
     return d;
   }
   const goodLocal = '#!ipxe\necho {{name}} {{reason}}\nexit 1\n';
 
   it('loads the bundled templates', () => {
-    expect(Object.keys(templates).sort()).toEqual(['local-disk', 'netboot']);
+    expect(Object.keys(templates).sort()).toEqual(['local-disk', 'netboot', 'sanboot']);
+    expect([...templates.sanboot.placeholders].sort()).toEqual(['isoUrl', 'name', 'retries']);
     expect([...templates.netboot.placeholders].sort()).toEqual(['cmdline', 'initrdLines', 'kernelUrl', 'name', 'profile', 'retries']);
     expect([...templates['local-disk'].placeholders].sort()).toEqual(['name', 'reason']);
   });
@@ -363,7 +365,7 @@ describe('renderIpxeScript: netboot', () => {
     const plan: BootPlan = {
       kind: 'netboot',
       profileName: 'custom',
-      profile: { kernel: 'k', initrds: ['i'], cmdline: 'id={{machineId}} n={{name}} mac={{mac}} h={{hostname}} b={{baseUrl}} u={{unknownVar}}', userData: NO_USER_DATA },
+      profile: { kernel: 'k', initrds: ['i'], cmdline: 'id={{machineId}} n={{name}} mac={{mac}} h={{hostname}} b={{baseUrl}} u={{unknownVar}}', userData: NO_USER_DATA, method: 'netboot' },
     };
     const k = lines(renderIpxeScript(m, plan, { templates, urls, retries: 5 })).find((l) => l.startsWith('kernel '));
     expect(k).toBe(`kernel --name kernel ${base}/files/k id=${ID} n=node-1 mac=52:54:00:12:34:56 h=n1-host b=${base} u={{unknownVar}} initrd=initrd0 || goto retry`);
@@ -383,7 +385,7 @@ describe('renderIpxeScript: netboot', () => {
   });
 
   it('refuses a profile command line that would add script lines', () => {
-    const plan: BootPlan = { kind: 'netboot', profileName: 'evil', profile: { kernel: 'k', initrds: [], cmdline: 'quiet\nshell', userData: NO_USER_DATA } };
+    const plan: BootPlan = { kind: 'netboot', profileName: 'evil', profile: { kernel: 'k', initrds: [], cmdline: 'quiet\nshell', userData: NO_USER_DATA, method: 'netboot' } };
     expect(() => renderIpxeScript(m, plan, { templates, urls, retries: 5 })).toThrow(/line break/);
   });
 

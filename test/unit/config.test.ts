@@ -118,7 +118,7 @@ describe('validateConfig defaults', () => {
 
   it('applies profile defaults, so a profile needs only a kernel', () => {
     const c = ok({ profiles: { rescue: { kernel: 'rescue/vmlinuz' } }, boot: { defaultProfile: 'rescue' } });
-    expect(c.profiles.rescue).toEqual({ kernel: 'rescue/vmlinuz', initrds: [], cmdline: '', userData: { template: 'kairos', users: [], ntpServers: [] } });
+    expect(c.profiles.rescue).toEqual({ kernel: 'rescue/vmlinuz', initrds: [], cmdline: '', method: 'netboot', userData: { template: 'kairos', users: [], ntpServers: [] } });
     expect(c.boot.defaultProfile).toBe('rescue');
   });
 });
@@ -182,8 +182,11 @@ describe('validateConfig schema errors', () => {
     expect(paths(issuesWithAddr({ http: { publicUrl: 'ftp://boot.example.net' } }))).toEqual(['http.publicUrl']);
   });
 
-  it('requires a kernel in every profile', () => {
-    expect(paths(issuesWithAddr({ profiles: { a: { cmdline: 'x' } } }))).toEqual(['profiles.a.kernel']);
+  it('requires exactly one of kernel or appliance in every profile', () => {
+    expect(paths(issuesWithAddr({ profiles: { a: { cmdline: 'x' } } }))).toEqual(['profiles.a']);
+    expect(paths(issuesWithAddr({ profiles: { a: { kernel: 'k', appliance: 'iso' } } }))).toEqual(['profiles.a']);
+    expect(paths(issuesWithAddr({ profiles: { a: { kernel: 'k', method: 'sanboot' } } }))).toEqual(['profiles.a.method']);
+    expect(validateConfig({ advertiseAddress: '192.0.2.1', profiles: { a: { appliance: 'palette', method: 'http-iso' } } }, dir).ok).toBe(true);
     expect(paths(issuesWithAddr({ profiles: { a: { kernel: '' } } }))).toEqual(['profiles.a.kernel']);
     expect(paths(issuesWithAddr({ profiles: { a: null } }))).toEqual(['profiles.a']);
   });
@@ -303,7 +306,7 @@ describe('loadConfigFile', () => {
     expect(c.dataDir).toBe(join(dir, 'state'));
     expect(c.artifactsRoot).toBe(join(dir, 'state', 'artifacts'));
     expect(c.dhcp.subnets[0]).toMatchObject({ cidr: '10.250.0.0/24', leaseSeconds: 3600, pool: { start: '10.250.0.100', end: '10.250.0.200' } });
-    expect(c.profiles.installer).toEqual({ kernel: 'installer/vmlinuz', initrds: ['installer/initrd.img'], cmdline: 'console=ttyS0', userData: { template: 'kairos', users: [], ntpServers: [] } });
+    expect(c.profiles.installer).toEqual({ kernel: 'installer/vmlinuz', initrds: ['installer/initrd.img'], cmdline: 'console=ttyS0', method: 'netboot', userData: { template: 'kairos', users: [], ntpServers: [] } });
     expect(c.http.port).toBe(8080);
   });
 
