@@ -48,6 +48,8 @@ export interface InsertQuirks {
   requireTransferProtocolType?: boolean;
   /** 400 (sushy's transfer_method_required_error) when TransferMethod is missing. */
   requireTransferMethod?: boolean;
+  /** Answer 204 and mount nothing (Dell R670, dell/terraform-provider-redfish#331). */
+  noop?: boolean;
   /** URL schemes the BMC mounts (OpenBMC legacy: https, smb). */
   schemes?: string[];
   /** 400 while the slot still holds an Image (Supermicro stale image). */
@@ -78,6 +80,8 @@ export interface FixtureServerOptions {
   etagBug?: 'wants-strong' | 'star-only' | 'nothing';
   /** After a Boot PATCH answers 200, revert Mode to Legacy and Enabled to Disabled (Supermicro AS-1015CS-TNR). */
   bootRevert?: boolean;
+  /** Report every override as Continuous whatever is sent (sushy-tools, research note §6.1). */
+  forceContinuous?: boolean;
   /** Boot PATCH on the System answers 400 OperationSupportedInFutureStateURI (AMI; write the SD object). */
   bootOnlyViaSettings?: boolean;
   /** 400 for a Boot PATCH that contains BootSourceOverrideMode (HP DL160 Gen10). */
@@ -211,6 +215,12 @@ export class RedfishFixtureServer {
   /** Changes a resource behind the client's back (its ETag changes). */
   mutate(path: string, patch: Json): void {
     merge(this.resource(path), patch);
+  }
+
+  /** Adds (or replaces) a resource, e.g. a second System in a collection. */
+  addResource(path: string, body: Json): void {
+    this.resources.set(norm(path), body);
+    this.indexActions(norm(path), body);
   }
 
   etagOf(path: string): string | undefined {
@@ -460,6 +470,7 @@ export class RedfishFixtureServer {
       // 200 first, then the board puts its own values back (bmclib PR #459).
       merge(r, { Boot: { BootSourceOverrideMode: 'Legacy', BootSourceOverrideEnabled: 'Disabled' } });
     }
+    if (isObj(boot) && this.opts.forceContinuous && isObj(r['Boot'])) (r['Boot'] as Json)['BootSourceOverrideEnabled'] = 'Continuous';
     if (isMedia && 'Image' in body) {
       const img = body['Image'];
       merge(r, { ImageName: typeof img === 'string' ? img.split('/').pop() : null, ConnectedVia: typeof img === 'string' ? 'URI' : 'NotConnected' });
@@ -560,6 +571,7 @@ export class RedfishFixtureServer {
     if (q.refuseWhileImageSet && typeof r['Image'] === 'string' && r['Image'] !== '') {
       return this.send(res, rec, 400, redfishError('Base.1.8.GeneralError', 'Virtual media is already in use; eject it first.'));
     }
+    if (q.noop) return this.send(res, rec, 204);
     if (r['Inserted'] === true) return this.send(res, rec, 409, redfishError('Base.1.8.ResourceInUse', 'The change could not be made because the resource was in use.'));
     merge(r, {
       Image: image,
