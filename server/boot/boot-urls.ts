@@ -27,6 +27,11 @@ export class BootUrls {
     return `${this.base(m)}/user-data`;
   }
 
+  /** NoCloud seed ISO (user-data and meta-data) for a BMC's second virtual-media slot. */
+  cidata(m: Pick<Machine, 'id' | 'tokenGeneration'>): string {
+    return `${this.base(m)}/cidata.iso`;
+  }
+
   callback(m: Pick<Machine, 'id' | 'tokenGeneration'>, stage: string): string {
     return `${this.base(m)}/callback/${stage}`;
   }

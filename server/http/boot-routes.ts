@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ResolvedConfig } from '../config/load.js';
 import { planBoot } from '../boot/boot-plan.js';
@@ -17,6 +19,7 @@ import { APPLIANCE_FILES, type ApplianceFile } from '../boot/boot-urls.js';
 import type { FileHandleCache, FileOpener } from './file-handle-cache.js';
 import type { Timeline } from '../timeline/recorder.js';
 import { resolveInside, sendFile } from './send-file.js';
+import { buildIso } from '../iso9660/writer.js';
 
 export interface BootRouteDeps {
   cfg: ResolvedConfig;
@@ -96,23 +99,42 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
     return reply.type('text/plain; charset=utf-8').header('cache-control', 'no-store').send(script);
   });
 
-  // Kairos reads config_url on every boot, also after install, so it is served in every state.
   app.get<{ Params: BootParams }>('/boot/:id/:token/user-data', async (req, reply) => {
     const m = req.machine!;
-    const name = m.profile ?? deps.cfg.boot.defaultProfile;
-    const profile = name === undefined || name === null ? undefined : deps.cfg.profiles[name];
-    if (name === undefined || name === null || profile === undefined) {
-      return reply.code(404).type('text/plain').send('no boot profile for this machine\n');
-    }
-    const r = deps.userData.render(m, name, profile);
+    const r = renderFor(m);
     if (!r.ok) {
-      if (m.state === 'booting-installer' || m.state === 'installing') await deps.lifecycle.fail(m.id, `user-data: ${r.reason}`);
-      else await deps.timeline.record({ machineId: m.id, mac: null, source: 'http', kind: 'userdata.refused', outcome: 'error', message: `user-data not rendered: ${r.reason}` });
-      return reply.code(422).type('text/plain').send(`${r.reason}\n`);
+      if (r.status === 422) {
+        if (m.state === 'booting-installer' || m.state === 'installing') await deps.lifecycle.fail(m.id, `user-data: ${r.reason}`);
+        else await deps.timeline.record({ machineId: m.id, mac: null, source: 'http', kind: 'userdata.refused', outcome: 'error', message: `user-data not rendered: ${r.reason}` });
+      }
+      return reply.code(r.status).type('text/plain').send(`${r.reason}\n`);
     }
     // The document carries password hashes: only its size goes to the timeline, never its text.
-    await deps.timeline.record({ machineId: m.id, mac: null, source: 'http', kind: 'userdata.served', outcome: 'ok', message: `user-data served (${r.text.length} bytes, profile ${name})`, detail: { remote: req.ip, profile: name } });
+    await deps.timeline.record({ machineId: m.id, mac: null, source: 'http', kind: 'userdata.served', outcome: 'ok', message: `user-data served (${r.text.length} bytes, profile ${r.profile})`, detail: { remote: req.ip, profile: r.profile } });
     return reply.type('text/yaml; charset=utf-8').header('cache-control', 'no-store').send(r.text);
+  });
+
+  // NoCloud seed for a BMC's second virtual-media slot: the same user-data, plus meta-data.
+  app.route<{ Params: BootParams }>({
+    method: ['GET', 'HEAD'],
+    url: '/boot/:id/:token/cidata.iso',
+    exposeHeadRoute: false,
+    handler: async (req, reply) => {
+      const m = req.machine!;
+      const rendered = renderFor(m);
+      if (!rendered.ok) return reply.code(rendered.status).type('text/plain').send(`${rendered.reason}\n`);
+      const metaData = `instance-id: rackboot-${m.id}-${m.tokenGeneration}\nlocal-hostname: ${m.network?.hostname ?? m.name}\n`;
+      const iso = buildIso(
+        [
+          { path: 'user-data', data: Buffer.from(rendered.text) },
+          { path: 'meta-data', data: Buffer.from(metaData) },
+        ],
+        { volumeId: 'cidata' },
+      );
+      const sha = createHash('sha256').update(iso).digest('hex');
+      if (!(await deps.blobs.has(sha))) await deps.blobs.put(Readable.from([iso]));
+      await serveTracked(req, reply, deps.blobs.pathOf(sha), 'cidata', 'cidata.iso', deps.blobHandles.open);
+    },
   });
 
   app.route<{ Params: BootParams & { stage: string } }>({
@@ -173,6 +195,15 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
     await serveTracked(req, reply, deps.blobs.pathOf(sha), 'appliance', `${a!.name}/${file}`, deps.blobHandles.open);
   };
   app.route({ method: ['GET', 'HEAD'], url: '/boot/:id/:token/appliance/:name/:file', handler: applianceFile, exposeHeadRoute: false });
+
+  // Kairos reads config_url on every boot, also after install, so user-data is rendered in every state.
+  function renderFor(m: Machine): { ok: true; text: string; profile: string } | { ok: false; status: number; reason: string } {
+    const name = m.profile ?? deps.cfg.boot.defaultProfile;
+    const profile = name === undefined || name === null ? undefined : deps.cfg.profiles[name];
+    if (name === undefined || name === null || profile === undefined) return { ok: false, status: 404, reason: 'no boot profile for this machine' };
+    const r = deps.userData.render(m, name, profile);
+    return r.ok ? { ok: true, text: r.text, profile: name } : { ok: false, status: 422, reason: r.reason };
+  }
 
   /** Installer boots since the machine entered booting-installer: more than a few means a boot loop. */
   async function installerBootsSince(m: Machine): Promise<number> {

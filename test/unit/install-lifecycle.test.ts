@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { parse as parseYaml } from 'yaml';
 import { afterEach, describe, expect, it, onTestFinished } from 'vitest';
+import { openIsoBuffer } from '../../server/iso9660/reader.js';
 import { Lifecycle } from '../../server/lifecycle/lifecycle.js';
 import { buildHttpFixture, type HttpFixture } from '../support/http-fixture.js';
 
@@ -178,5 +179,25 @@ describe('stage timeouts', () => {
     expect(after.stateReason).toMatch(/timed out in installing after \d+ s \(limit 3600 s\)/);
     const failed = (await f!.store.events.listForMachine(m.id)).find((e) => e.kind === 'lifecycle.failed')!;
     expect((failed.detail!.lastEvents as Array<{ kind: string }>).map((e) => e.kind)).toContain('script.served');
+  });
+});
+
+describe('NoCloud cidata ISO', () => {
+  it('carries the same user-data and a meta-data, readable as an ISO9660 volume labelled cidata', async () => {
+    await fixture();
+    const m = await f!.addMachine({ name: 'cp-7', macs: ['02:00:00:00:00:08'], disks: [DISKS[0]], network: { hostname: 'edge-cp-7' } });
+    const r = await get(f!.bootPath(m, '/cidata.iso'));
+    expect(r.statusCode).toBe(200);
+    const opened = await openIsoBuffer(r.rawPayload);
+    if (!opened.ok) throw new Error(opened.reason);
+    expect(opened.iso.volumeId).toBe('cidata');
+    const ud = await opened.iso.readFile('/user-data', { maxBytes: 1 << 20 });
+    const md = await opened.iso.readFile('/meta-data', { maxBytes: 1 << 20 });
+    expect(ud.ok && ud.data.toString()).toBe((await get(f!.bootPath(m, '/user-data'))).body);
+    expect(md.ok && md.data.toString()).toBe(`instance-id: rackboot-${m.id}-1\nlocal-hostname: edge-cp-7\n`);
+    const ranged = await f!.app.inject({ url: f!.bootPath(m, '/cidata.iso'), headers: { range: 'bytes=32768-32773' } });
+    expect(ranged.statusCode).toBe(206);
+    expect(ranged.rawPayload.subarray(1).toString()).toBe('CD001');
+    await opened.iso.close();
   });
 });
