@@ -78,6 +78,13 @@ export interface ActionResult extends RedfishResponse {
   task?: TaskResult;
 }
 
+export interface SettingsPatchResult {
+  /** `settings`: staged in the resource's SettingsObject; `resource`: applied to the resource itself. */
+  via: 'settings' | 'resource';
+  path: string;
+  result: ActionResult;
+}
+
 interface ClientEvents {
   tofu: [TofuInfo];
 }
@@ -349,6 +356,33 @@ export class RedfishClient extends EventEmitter<ClientEvents> {
       res = await attempt(next);
     }
     return this.finish('PATCH', path, res, opts.waitForTask ?? true);
+  }
+
+  /**
+   * Changes a resource that may stage its changes: when it declares `@Redfish.Settings`, the PATCH
+   * goes to its SettingsObject (with that object's ETag) and takes effect at the apply time (usually
+   * the next reset); otherwise the resource itself is PATCHed. `applyTime` adds
+   * `@Redfish.SettingsApplyTime` when the resource lists it in SupportedApplyTimes.
+   */
+  async patchSettings(path: string, body: JsonObject, opts: { applyTime?: string; requireIfMatch?: boolean } = {}): Promise<SettingsPatchResult> {
+    const res = await this.getResource(path);
+    const settings = res.body['@Redfish.Settings'];
+    const target = isRecord(settings) && isRecord(settings['SettingsObject']) ? settings['SettingsObject']['@odata.id'] : undefined;
+    if (typeof target !== 'string' || target === '') {
+      const result = await this.patch(path, body, { ...(res.etag === undefined ? {} : { etag: res.etag }), requireIfMatch: opts.requireIfMatch ?? false });
+      return { via: 'resource', path, result };
+    }
+    const supported = isRecord(settings) && Array.isArray(settings['SupportedApplyTimes']) ? settings['SupportedApplyTimes'] : [];
+    let payload = body;
+    if (opts.applyTime !== undefined) {
+      if (!supported.includes(opts.applyTime)) {
+        throw new RedfishError('RB_REDFISH_UNSUPPORTED', `${path} does not support apply time ${opts.applyTime} (supported: ${supported.join(', ') || 'none listed'})`);
+      }
+      payload = { ...body, '@Redfish.SettingsApplyTime': { ApplyTime: opts.applyTime } };
+    }
+    const pending = await this.get(target);
+    const result = await this.patch(target, payload, { ...(pending.etag === undefined ? {} : { etag: pending.etag }), requireIfMatch: opts.requireIfMatch ?? false });
+    return { via: 'settings', path: target, result };
   }
 
   private async finish(method: HttpMethod, path: string, res: RawResponse, waitForTask: boolean): Promise<ActionResult> {

@@ -1,7 +1,7 @@
 // Public API of the rackboot Redfish client library. Nothing here imports from server/.
 
 export { RedfishClient } from './client.js';
-export type { ActionResult, AuthMode, PatchOptions, PostOptions, RedfishClientOptions, RedfishResponse, ResourceResponse } from './client.js';
+export type { ActionResult, AuthMode, PatchOptions, PostOptions, RedfishClientOptions, RedfishResponse, ResourceResponse, SettingsPatchResult } from './client.js';
 export { RedfishMachine, connectRedfish } from './machine.js';
 export { RedfishError, RedfishErrorCodes, isRedfishError, parseErrorBody, hasMessageId } from './errors.js';
 export type { RedfishErrorCode, RedfishMessage } from './errors.js';

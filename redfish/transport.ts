@@ -51,9 +51,9 @@ const NOT_DELIVERED = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'E
 const MAYBE_DELIVERED = new Set(['ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'ECONNABORTED', 'ERR_SOCKET_CONNECTION_TIMEOUT']);
 const TLS_CODES = /CERT|SSL|TLS|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ERR_TLS|HOSTNAME|ALTNAME/i;
 
-// "Not ready" answers the anchors retry (sushy connector, Ironic): iLO right after a power change or
-// during POST, iDRAC not ready, iDRAC out of session slots.
-const BUSY_MESSAGE_IDS = ['InvalidOperationForSystemState', 'UnableToModifyDuringSystemPOST', 'SYS518', 'RAC0218'];
+// "Not ready" answers the anchors retry (sushy connector, sushy's Dell OEM, Ironic): iLO right after a
+// power change or during POST, iDRAC not ready, iDRAC out of session slots, iDRAC job running.
+const BUSY_MESSAGE_IDS = ['InvalidOperationForSystemState', 'UnableToModifyDuringSystemPOST', 'SYS518', 'RAC0218', 'RAC0679'];
 
 function isIdempotent(method: HttpMethod): boolean {
   return method !== 'POST';
@@ -98,10 +98,11 @@ export class Transport {
   async request(req: TransportRequest): Promise<RawResponse> {
     const budget = req.retries ?? this.opts.retry.retries;
     const path = this.resolve(req.path);
+    let identity = true;
     for (let attempt = 0; ; attempt++) {
       let res: RawResponse;
       try {
-        res = await this.once(req, path);
+        res = await this.once(req, path, identity);
       } catch (err) {
         const e = this.classify(err, req.method, path);
         if (attempt < budget && e.retryable) {
@@ -112,6 +113,13 @@ export class Transport {
         }
         throw e.error;
       }
+      if (res.status === 406 && identity) {
+        // HPE Gen10 Plus answers 406 to `Accept-Encoding: identity` on some resources; sushy retries without it.
+        this.opts.logger.info(`redfish ${req.method} ${path}: 406 with Accept-Encoding identity; retrying without it`);
+        identity = false;
+        attempt--;
+        continue;
+      }
       const wait = attempt < budget ? this.retryDelay(req.method, res, attempt) : undefined;
       if (wait === undefined) return res;
       this.opts.logger.warn(`redfish ${req.method} ${path}: HTTP ${res.status}; retry ${attempt + 1}/${budget} in ${wait} ms`);
@@ -119,12 +127,12 @@ export class Transport {
     }
   }
 
-  private async once(req: TransportRequest, path: string): Promise<RawResponse> {
+  private async once(req: TransportRequest, path: string, identity: boolean): Promise<RawResponse> {
     const headers: RawAxiosRequestHeaders = {
       Accept: 'application/json',
       'OData-Version': '4.0',
       // Compression makes some BMCs hand out weak ETags they later reject (sushy connector).
-      'Accept-Encoding': 'identity',
+      ...(identity ? { 'Accept-Encoding': 'identity' } : {}),
       ...req.headers,
     };
     let data: string | undefined;

@@ -479,3 +479,59 @@ describe('errors', () => {
     expect(logger.lines.some((l) => l.msg.includes('secret'))).toBe(false);
   });
 });
+
+describe('@Redfish.Settings', () => {
+  it('PATCHes the SettingsObject (with its own ETag) when the resource declares one', async () => {
+    h = await harness({ fixture: 'dmtf-rackmount1' });
+    const bios = '/redfish/v1/Systems/437XR1138R2/Bios';
+    const r = await h.client.patchSettings(bios, { Attributes: { ProcTurboMode: 'Disabled' } });
+    expect(r).toMatchObject({ via: 'settings', path: `${bios}/Settings` });
+    expect(h.server.requestsTo('PATCH', bios)).toHaveLength(0);
+    const [patch] = h.server.requestsTo('PATCH', `${bios}/Settings`);
+    expect(patch!.headers['if-match']).toMatch(/^"/);
+    expect(h.server.resource(`${bios}/Settings`)['Attributes']).toMatchObject({ ProcTurboMode: 'Disabled' });
+    // No SupportedApplyTimes on this mockup: asking for one is refused rather than guessed.
+    expect((await rejection(h.client.patchSettings(bios, { Attributes: {} }, { applyTime: 'OnReset' }))).code).toBe('RB_REDFISH_UNSUPPORTED');
+  });
+
+  it('adds @Redfish.SettingsApplyTime when the apply time is supported (Dell R570 settings)', async () => {
+    h = await harness({ fixture: 'dell-idrac10' });
+    const sys = '/redfish/v1/Systems/System.Embedded.1';
+    await h.client.patchSettings(sys, { AssetTag: 'rack12-u07' }, { applyTime: 'OnReset' });
+    expect(h.server.requestsTo('PATCH', `${sys}/Settings`)[0]!.body).toEqual({ AssetTag: 'rack12-u07', '@Redfish.SettingsApplyTime': { ApplyTime: 'OnReset' } });
+  });
+
+  it('PATCHes the resource itself when it declares no settings object', async () => {
+    h = await harness({ fixture: 'sushy-tools', sessions: 'absent' });
+    const sys = '/redfish/v1/Systems/27946b59-9e44-4fa7-8e91-f3527a1ef094';
+    expect(await h.client.patchSettings(sys, { AssetTag: 'x' })).toMatchObject({ via: 'resource', path: sys });
+  });
+});
+
+describe('transport details', () => {
+  it('retries once without Accept-Encoding: identity on 406 (HPE Gen10 Plus)', async () => {
+    h = await harness({ fixture: 'hpe-ilo6' });
+    await h.client.get('/redfish/v1/Systems/1');
+    h.server.fail({ method: 'GET', path: '/redfish/v1/Managers/1', status: 406 });
+    expect((await h.client.get('/redfish/v1/Managers/1')).status).toBe(200);
+    expect(h.server.requestsTo('GET', '/redfish/v1/Managers/1').map((r) => [r.status, r.headers['accept-encoding']])).toEqual([
+      [406, 'identity'],
+      [200, expect.not.stringMatching(/^identity$/)],
+    ]);
+  });
+
+  it('authMode basic skips the session service entirely', async () => {
+    h = await harness({ fixture: 'dmtf-rackmount1' }, { authMode: 'basic' });
+    await h.client.get('/redfish/v1/Systems');
+    expect(h.client.authKind).toBe('basic');
+    expect(h.server.sessionsCreated).toBe(0);
+  });
+
+  it('authMode session does not fall back to Basic', async () => {
+    h = await harness({ fixture: 'sushy-tools', sessions: 'absent' }, { authMode: 'session' });
+    const err = await rejection(h.client.get('/redfish/v1/Systems'));
+    expect(err.code).toBe('RB_REDFISH_HTTP');
+    expect(err.status).toBe(404);
+  });
+});
+

@@ -1,9 +1,11 @@
 // RedfishMachine per vendor, against the HTTPS fixture server: discovery and the ambiguity rule,
 // vendor detection, inventory, power, one-time boot with read-back, virtual media fallbacks.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { connectRedfish, RedfishError, RedfishMachine } from '../../redfish/index.js';
-import type { FixtureServerOptions } from '../support/redfish-fixture-server.js';
+import { FIXTURE_ROOT, type FixtureServerOptions } from '../support/redfish-fixture-server.js';
 import { harness, testPki, type Harness } from '../support/redfish-harness.js';
 
 let h: Harness | undefined;
@@ -296,6 +298,22 @@ describe('one-time boot', () => {
     expect(h!.server.requestsTo('PATCH', '/redfish/v1/Systems/System.Embedded.1')).toHaveLength(0);
     // PXE on the same iDRAC is the standard Boot PATCH.
     expect((await m.setOneTimeBoot('Pxe')).via).toBe('system');
+  });
+
+  it('Dell: retries the SCP import while a job is running (RAC0679); reports other errors with their messages', async () => {
+    const dellError = (name: string): unknown => JSON.parse(readFileSync(join(FIXTURE_ROOT, 'dell-idrac9', '_errors', `${name}.json`), 'utf8')) as unknown;
+    const m = await open({ fixture: 'dell-idrac9', dellJobPolls: 0 });
+    const scp = '/redfish/v1/Managers/iDRAC.Embedded.1/Actions/Oem/EID_674_Manager.ImportSystemConfiguration';
+    h!.server.fail({ method: 'POST', path: scp, status: 400, body: dellError('400-job-running') });
+    expect((await m.setOneTimeBoot('Cd')).via).toBe('dell-oem-scp');
+    expect(h!.server.requestsTo('POST', scp).map((q) => q.status)).toEqual([400, 202]);
+    expect(h!.sleeps.length).toBeGreaterThan(0);
+
+    h!.server.fail({ method: 'POST', path: scp, status: 400, body: dellError('400-single-extended-info') });
+    const err = await rejection(m.setOneTimeBoot('Cd'));
+    expect(err).toMatchObject({ code: 'RB_REDFISH_HTTP', status: 400 });
+    expect(err.messages).toHaveLength(1); // iDRAC's ExtendedInfo as a single object
+    expect(err.messages[0]!.resolution).toMatch(/unsupported media type/);
   });
 
   it('Dell iDRAC10: the standard Boot PATCH, also for the virtual CD', async () => {
