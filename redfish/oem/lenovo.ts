@@ -1,6 +1,8 @@
 // Lenovo XClarity Controller. What differs (redfish-anchors §2.6, §2.7, §4; gofish virtualmedia_test.go):
-//   - VirtualMedia members are RDOC1..2 (images uploaded to the BMC), EXT1..4 (remote URL mounts)
-//     and Remote1..4 (remote console): only EXT slots mount a URL;
+//   - VirtualMedia members are RDOC1..2, EXT1..4 and Remote1..4 (gofish's XCC collection sample).
+//     RDOC slots hold images uploaded to the BMC (xCAT/confluent PATCH them with
+//     file:///gpx/rdocupload/...); EXT slots mount a remote URL. Remote1..4 are not described in
+//     the references, so they are not used; only EXT slots take a URL;
 //   - the slots have no InsertMedia action: insert and eject are PATCHes of Image/Inserted
 //     (the generic PATCH fallback), with Inserted and WriteProtected always sent;
 //   - PATCH without If-Match gets 428 Precondition Required (ansible PR #56150), and XCC answers 412

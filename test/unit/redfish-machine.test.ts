@@ -164,6 +164,20 @@ describe('inventory', () => {
   });
 });
 
+describe('inventory on the remaining fixtures', () => {
+  it.each([
+    ['dell-idrac10', { model: 'PowerEdge R660', uuid: '4c4c4544-0035-3310-8052-b7c04f4e3533' }, ['c4:cb:e1:a0:01:02']],
+    ['hpe-ilo6', { model: 'ProLiant DL360 Gen11', serialNumber: 'CZ2D1F0ABC' }, []],
+    ['sushy-tools', { uuid: '27946b59-9e44-4fa7-8e91-f3527a1ef094', manufacturer: 'Sushy Emulator' }, ['00:11:22:33:44:55']],
+    ['ami-quanta', { model: 'QuantaGrid S74G-2U 1S7GZ9Z0001', serialNumber: 'QTWS7G0234700030' }, []],
+  ] as const)('%s', async (fixture, system, macs) => {
+    const m = await open({ fixture, sessions: fixture === 'sushy-tools' ? 'absent' : 'standard' });
+    const inv = await m.inventory();
+    expect(inv.system).toMatchObject(system);
+    expect(inv.macs).toEqual(macs);
+  });
+});
+
 describe('power', () => {
   const DELL_RESET = '/redfish/v1/Systems/System.Embedded.1/Actions/ComputerSystem.Reset';
 
