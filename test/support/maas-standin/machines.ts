@@ -3,7 +3,7 @@
 // (abort_operation, mark_broken, mark_fixed, lock) and src/maasserver/node_constraint_filter_forms.py.
 // Message texts are MAAS's; see test/fixtures/maas/errors.json for the ones pinned by tests.
 
-import { badRequest, conflict, fieldErrors, forbidden, json, notFound, stringBool, text, type MultiMap, type ParsedRequest, type Reply } from './http.js';
+import { conflict, fieldErrors, forbidden, json, notFound, stringBool, type MultiMap, type ParsedRequest, type Reply } from './http.js';
 import { LEVEL, RELEASABLE, S, STATUS_FILTER, STATUS_NAME, type StandinMachine, type StandinState, type StandinUser } from './state.js';
 
 type Op = (st: StandinState, req: ParsedRequest, m: StandinMachine) => Reply;
@@ -77,7 +77,7 @@ export function listMachines(st: StandinState, req: ParsedRequest): Reply {
   }
   validateNames(st, q, errors);
   if (Object.keys(errors).length > 0) return fieldErrors(errors);
-  const any = (key: string, value: string | null): boolean => {
+  const matchAny = (key: string, value: string | null): boolean => {
     const vs = q.getAll(key);
     return vs.length === 0 || (value !== null && vs.includes(value));
   };
@@ -90,24 +90,24 @@ export function listMachines(st: StandinState, req: ParsedRequest): Reply {
   const out = [...st.machines.values()]
     .filter(
       (m) =>
-        any('id', m.system_id) &&
+        matchAny('id', m.system_id) &&
         none('not_id', m.system_id) &&
-        any('hostname', m.hostname) &&
+        matchAny('hostname', m.hostname) &&
         none('not_hostname', m.hostname) &&
         (macs.length === 0 || macs.includes(m.mac)) &&
-        any('agent_name', m.agent_name) &&
+        matchAny('agent_name', m.agent_name) &&
         none('not_agent_name', m.agent_name) &&
         (statuses.length === 0 || statuses.includes(m.status)) &&
         !notStatuses.includes(m.status) &&
         wantTags.every((t) => m.tags.has(t)) &&
         !notTags.some((t) => m.tags.has(t)) &&
-        any('zone', m.zone) &&
+        matchAny('zone', m.zone) &&
         none('not_in_zone', m.zone) &&
-        any('pool', m.pool) &&
+        matchAny('pool', m.pool) &&
         none('not_in_pool', m.pool) &&
-        any('owner', m.owner) &&
-        any('arch', m.architecture) &&
-        any('domain', m.domain),
+        matchAny('owner', m.owner) &&
+        matchAny('arch', m.architecture) &&
+        matchAny('domain', m.domain),
     )
     .sort((a, b) => a.id - b.id);
   return json(out.map((m) => st.renderMachine(m)));
@@ -406,4 +406,3 @@ export const MACHINES_EXPORTS: Record<string, (st: StandinState, req: ParsedRequ
   },
 };
 
-export { badRequest, text };
