@@ -129,6 +129,10 @@ async function main(argv: string[]): Promise<number> {
       net?.destroy();
       if (values['keep-workdir'] !== true) rmSync(workDir, { recursive: true, force: true });
     })());
+  // Last resort if the run dies on an exception: the namespaces and processes have their own exit hooks.
+  process.once('exit', () => {
+    if (values['keep-workdir'] !== true) rmSync(workDir, { recursive: true, force: true });
+  });
   const onSignal = (sig: NodeJS.Signals): void => {
     progress(`${sig}: cleaning up`);
     void cleanup().finally(() => process.exit(130));

@@ -27,12 +27,12 @@ export interface RunOptions {
 export function run(command: string, args: readonly string[], opts: RunOptions): Promise<RunResult> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
-    const child = spawn(command, [...args], { stdio: ['pipe', 'pipe', 'pipe'], cwd: opts.cwd, env: opts.env });
+    const child = spawn(command, [...args], { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], cwd: opts.cwd, env: opts.env });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     let timedOut = false;
-    child.stdout.on('data', (b: Buffer) => out.push(b));
-    child.stderr.on('data', (b: Buffer) => err.push(b));
+    child.stdout?.on('data', (b: Buffer) => out.push(b));
+    child.stderr?.on('data', (b: Buffer) => err.push(b));
     const timer = setTimeout(() => {
       timedOut = true;
       child.kill('SIGKILL');
@@ -52,7 +52,11 @@ export function run(command: string, args: readonly string[], opts: RunOptions):
         timedOut,
       });
     });
-    child.stdin.end(opts.input ?? '');
+    if (child.stdin !== null) {
+      // A command that exits without reading its input must not turn into an EPIPE crash.
+      child.stdin.on('error', () => undefined);
+      child.stdin.end(opts.input);
+    }
   });
 }
 
