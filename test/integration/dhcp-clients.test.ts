@@ -126,6 +126,40 @@ describe.skipIf(problems.length > 0 && !process.env.CI)('full-mode DHCP with rea
     expect(env.serverid).toBe('10.250.0.1');
   });
 
+  it('sends every reply from the address in its option 54, even when the route prefers another source', async () => {
+    // An unbound socket would now answer from 10.250.0.3; the server's sender is bound to 10.250.0.1.
+    await lab.exec('ip', ['addr', 'add', '10.250.0.3/24', 'dev', lab.bridge]);
+    await lab.exec('ip', ['route', 'replace', '255.255.255.255/32', 'dev', lab.bridge, 'src', '10.250.0.3']);
+    const sock = await client.bindUdp(68, '0.0.0.0', { reuseAddr: true, broadcast: true });
+    try {
+      const mac = CLIENT_MAC.split(':').map((x) => parseInt(x, 16));
+      const discover = Buffer.alloc(300);
+      discover.writeUInt8(1, 0);
+      discover.writeUInt8(1, 1);
+      discover.writeUInt8(6, 2);
+      discover.writeUInt32BE(0x5e7a0001, 4);
+      discover.writeUInt16BE(0x8000, 10);
+      Buffer.from(mac).copy(discover, 28);
+      discover.writeUInt32BE(0x63825363, 236);
+      Buffer.from([53, 1, 1, 255]).copy(discover, 240);
+      const reply = new Promise<{ from: string; serverId: string }>((resolve) => {
+        sock.on('message', (msg, rinfo) => {
+          if (msg.length < 240 || msg.readUInt32BE(4) !== 0x5e7a0001) return;
+          const i = msg.indexOf(Buffer.from([54, 4]), 240);
+          resolve({ from: rinfo.address, serverId: Array.from(msg.subarray(i + 2, i + 6)).join('.') });
+        });
+      });
+      await new Promise<void>((r) => sock.send(discover, 67, '255.255.255.255', () => r()));
+      const got = await Promise.race([reply, new Promise<never>((_, rej) => setTimeout(() => rej(new Error('no OFFER within 10 s')), 10_000))]);
+      expect(got.serverId).toBe('10.250.0.1');
+      expect(got.from).toBe('10.250.0.1');
+    } finally {
+      sock.close();
+      await lab.exec('ip', ['route', 'replace', '255.255.255.255/32', 'dev', lab.bridge]);
+      await lab.exec('ip', ['addr', 'del', '10.250.0.3/24', 'dev', lab.bridge]);
+    }
+  });
+
   it('keeps the lease across a restart: init-reboot for the old address is ACKed', async () => {
     const before = parseEnv(readFileSync(join(work, 'u1.env'), 'utf8'));
     await rb.stop();
