@@ -4,6 +4,7 @@ import { pino } from 'pino';
 import { ConfigError, loadConfigFile } from '../config/load.js';
 import { startService } from '../service.js';
 import { addArtifact, listArtifacts } from './artifacts-command.js';
+import { provisionMachine } from './provision-command.js';
 
 const USAGE = `usage: rackboot <command> [options]
 
@@ -13,8 +14,10 @@ commands:
   artifacts add PATH|URL [--name NAME] [--sha256 HEX] [--config FILE]
                                    ingest an appliance ISO (URLs download with resume)
   artifacts list [--config FILE]   list ingested artifacts
+  provision NAME|ID [--server URL] [--config FILE]
+                                   install a machine again (server: default http://127.0.0.1:<http.port>)
 
-exit codes: 0 ok, 1 runtime failure, 2 usage or config error`;
+exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 refused in the machine's current state`;
 
 async function main(argv: string[]): Promise<number> {
   let parsed;
@@ -22,7 +25,7 @@ async function main(argv: string[]): Promise<number> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, name: { type: 'string' }, sha256: { type: 'string' } },
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, name: { type: 'string' }, sha256: { type: 'string' }, server: { type: 'string' } },
     });
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
@@ -39,6 +42,7 @@ async function main(argv: string[]): Promise<number> {
     if (cmd === 'artifacts' && sub === 'add' && arg !== undefined) {
       return await addArtifact(await loadConfigFile(values.config), { source: arg, ...(values.name ? { name: values.name } : {}), ...(values.sha256 ? { sha256: values.sha256 } : {}) }, process.stdout, process.stderr);
     }
+    if (cmd === 'provision' && sub !== undefined) return await provisionMachine(await loadConfigFile(values.config), sub, values.server, process.stdout, process.stderr);
     if (cmd === 'artifacts' && sub === 'list') return await listArtifacts(await loadConfigFile(values.config), process.stdout);
     if (cmd === 'config' && sub === 'validate') {
       const cfg = await loadConfigFile(values.config);

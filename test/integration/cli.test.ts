@@ -3,7 +3,11 @@ import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { loadConfigFile } from '../../server/config/load.js';
+import { normalizeMachineInput } from '../../server/inventory/normalize.js';
+import { startService } from '../../server/service.js';
 
 // The rackboot command as an operator runs it: exit codes, config errors with key paths, and a
 // `serve` that lacks the privilege for its ports yet keeps serving what it can.
@@ -79,4 +83,41 @@ describe('rackboot CLI', () => {
       await new Promise((r) => child.once('exit', r));
     }
   }, 90_000);
+});
+
+describe('rackboot provision', () => {
+  it('re-provisions a machine by name through the API, and refuses during an install with exit 3', async () => {
+    const dataDir = join(work, 'prov-data');
+    const cfgFile = join(work, 'prov.yaml');
+    writeFileSync(cfgFile, `advertiseAddress: 127.0.0.1\ndataDir: ${dataDir}\nhttp:\n  listen: 127.0.0.1\n  port: 0\ntftp:\n  enabled: false\ndhcp:\n  mode: off\n`);
+    const cfg = await loadConfigFile(cfgFile);
+    const svc = await startService(cfg, pino({ level: 'silent' }));
+    try {
+      const port = (svc.http!.server.address() as { port: number }).port;
+      const input = normalizeMachineInput({ name: 'cp-9', macs: ['02:00:00:00:00:99'] });
+      if (!input.ok) throw new Error(JSON.stringify(input.issues));
+      const m = await svc.store.machines.create(input.machine);
+      await svc.store.machines.transition(m.id, ['ready'], 'installed', null);
+      const run = (args: string[]) =>
+        new Promise<{ code: number | null; out: string }>((resolve) => {
+          const c = spawn(TSX, [MAIN, ...args], { cwd: work });
+          let out = '';
+          c.stdout.on('data', (d: Buffer) => (out += d.toString()));
+          c.stderr.on('data', (d: Buffer) => (out += d.toString()));
+          c.on('exit', (code) => resolve({ code, out }));
+        });
+      const ok = await run(['provision', 'cp-9', '--server', `http://127.0.0.1:${port}`, '--config', cfgFile]);
+      expect(ok.out).toContain('cp-9: provisioning');
+      expect(ok.code).toBe(0);
+      expect((await svc.store.machines.get(m.id))!.tokenGeneration).toBe(2);
+      await svc.store.machines.transition(m.id, ['provisioning'], 'installing', null);
+      const refused = await run(['provision', m.id, '--server', `http://127.0.0.1:${port}`, '--config', cfgFile]);
+      expect(refused.code).toBe(3);
+      expect(refused.out).toContain('an install is already under way');
+      const missing = await run(['provision', 'nope', '--server', `http://127.0.0.1:${port}`, '--config', cfgFile]);
+      expect(missing.code).toBe(1);
+    } finally {
+      await svc.stop();
+    }
+  }, 120_000);
 });
