@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openIso, openIsoSource, type IsoImage, type IsoReadResult } from '../../server/iso9660/reader.js';
 import { bufferSource, type ByteSource } from '../../server/iso9660/source.js';
 import { buildIso } from '../../server/iso9660/writer.js';
-import { IsoPrng } from '../support/iso-prng.js';
+import { Prng } from '../support/prng.js';
 import * as raw from '../support/iso-raw.js';
 import { makeTempDir, mkisofs, removeDir, runOk, seededBytes, writeTree } from '../support/iso-tools.js';
 
@@ -88,14 +88,14 @@ async function makeSeed(name: string, image: Buffer): Promise<Seed> {
 
 // ---- mutators -------------------------------------------------------------------------------
 
-type Mutator = { name: string; apply: (rng: IsoPrng, b: Buffer, s: Seed) => Buffer };
+type Mutator = { name: string; apply: (rng: Prng, b: Buffer, s: Seed) => Buffer };
 
-function metaOffset(rng: IsoPrng, s: Seed): number {
+function metaOffset(rng: Prng, s: Seed): number {
   const [a, z] = rng.pick(s.meta);
   return a + rng.int(Math.max(1, z - a));
 }
 
-function interesting32(rng: IsoPrng, s: Seed): number {
+function interesting32(rng: Prng, s: Seed): number {
   return rng.pick([0, 1, 15, 16, 17, 18, s.volumeBlocks - 1, s.volumeBlocks, s.volumeBlocks + 1, 0x7fffffff, 0xffffffff, 2048, 4096, rng.u32(), rng.int(s.volumeBlocks + 4)]);
 }
 
@@ -234,7 +234,7 @@ const MUTATORS: Mutator[] = [
   },
 ];
 
-function mutate(rng: IsoPrng, seed: Seed): { data: Buffer; mutators: string[] } {
+function mutate(rng: Prng, seed: Seed): { data: Buffer; mutators: string[] } {
   let data: Buffer = Buffer.from(seed.image);
   const chosen: Mutator[] = [];
   for (let n = rng.chance(4) ? 2 + rng.int(3) : 1; n > 0; n--) chosen.push(rng.pick(MUTATORS));
@@ -413,7 +413,7 @@ afterAll(async () => {
 
 describe('ISO9660 reader fuzz', () => {
   it(`survives ${TOTAL} seeded mutants (seed 0x${SEED.toString(16)})`, { timeout: 180_000 }, async () => {
-    const rng = new IsoPrng(SEED);
+    const rng = new Prng(SEED);
     const t: Tally = { opened: 0, refused: {}, entries: 0, filesRead: 0, fileRefusals: 0, streamed: 0, streamErrors: 0, catalogs: 0, catalogRefusals: 0, warnings: 0, maxReads: 0, maxBytes: 0 };
     const failures: string[] = [];
     const perSeed = new Map<string, number>();

@@ -12,7 +12,7 @@ import { encodeAck, encodeData, encodeError, encodeOack, encodePacket, encodeReq
 import type { TftpEvent } from '../../server/tftp/server.js';
 import { tftpGet } from '../support/tftp-client.js';
 import { sha256, sleep, startHarness, type Harness } from '../support/tftp-harness.js';
-import { Prng } from '../support/tftp-prng.js';
+import { Prng } from '../support/prng.js';
 
 const NET_SEED = 0x7f7f0001;
 const PARSE_SEED = 0x7f7f0002;

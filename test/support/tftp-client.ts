@@ -2,7 +2,7 @@
 // lack (duplicate ACKs, seeded loss, aborting after the OACK like EDK2, packet injection hooks).
 import dgram from 'node:dgram';
 import { encodeAck, encodeError, encodeRequest, ErrorCode, parsePacket } from '../../server/tftp/packet.js';
-import { Prng } from './tftp-prng.js';
+import { Prng } from './prng.js';
 
 export interface TftpGetOptions {
   host?: string;

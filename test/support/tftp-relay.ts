@@ -2,7 +2,7 @@
 // client talks to the relay's front port, and every server transfer port (TID) gets its own front socket,
 // so clients that lock onto the server's TID keep working. Datagrams are dropped with a seeded PRNG.
 import dgram from 'node:dgram';
-import { Prng } from './tftp-prng.js';
+import { Prng } from './prng.js';
 
 export interface LossyRelay {
   port: number;

@@ -1,4 +1,4 @@
-// Small seeded PRNG (xorshift32) so loss patterns and fuzz inputs are reproducible from a seed.
+// Seeded xorshift32 for fuzz inputs and loss patterns: every case is reproducible from its seed.
 export class Prng {
   private state: number;
 
@@ -6,7 +6,7 @@ export class Prng {
     this.state = seed >>> 0 || 0x9e3779b9;
   }
 
-  // Uniform 32-bit unsigned integer.
+  /** Uniform 32-bit unsigned integer. */
   u32(): number {
     let x = this.state;
     x ^= x << 13;
@@ -18,20 +18,28 @@ export class Prng {
     return x;
   }
 
-  // Uniform float in [0, 1).
+  /** Uniform float in [0, 1). */
   next(): number {
     return this.u32() / 0x100000000;
   }
 
-  // Uniform integer in [0, n).
+  /** Uniform integer in [0, n). */
   int(n: number): number {
-    return Math.floor(this.next() * n);
+    return n <= 0 ? 0 : Math.floor(this.next() * n);
+  }
+
+  byte(): number {
+    return this.u32() & 0xff;
   }
 
   bytes(n: number): Buffer {
     const out = Buffer.alloc(n);
-    for (let i = 0; i < n; i++) out[i] = this.u32() & 0xff;
+    for (let i = 0; i < n; i++) out[i] = this.byte();
     return out;
+  }
+
+  chance(oneIn: number): boolean {
+    return this.int(oneIn) === 0;
   }
 
   pick<T>(items: readonly T[]): T {
