@@ -4,6 +4,7 @@ import { resolve } from 'node:path';
 import { Value } from '@sinclair/typebox/value';
 import { parse as parseYaml, YAMLParseError } from 'yaml';
 import { ipToInt, inNetwork, parseCidr } from '../net/ipv4.js';
+import { dottedPath } from '../schema/issue-path.js';
 import { ConfigSchema, type Config } from './schema.js';
 
 export interface ResolvedConfig extends Config {
@@ -61,7 +62,7 @@ export function validateConfig(doc: unknown, cwd: string): ConfigResult {
   const value = Value.Default(ConfigSchema, structuredClone(doc));
   const issues: ConfigIssue[] = [];
   for (const err of Value.Errors(ConfigSchema, value)) {
-    issues.push({ path: dotted(err.path), message: describe(err.message, err.schema) });
+    issues.push({ path: dottedPath(err.path), message: describe(err.message, err.schema) });
     if (issues.length >= 20) break;
   }
   if (issues.length > 0) return { ok: false, issues: dedupe(issues) };
@@ -127,10 +128,6 @@ function detectAddress(): string | null {
     for (const a of list ?? []) if (a.family === 'IPv4' && !a.internal) return a.address;
   }
   return null;
-}
-
-function dotted(pointer: string): string {
-  return pointer.replace(/^\//, '').split('/').map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~')).join('.');
 }
 
 function describe(message: string, schema: { anyOf?: Array<{ const?: unknown }>; description?: string; patternProperties?: Record<string, unknown> }): string {

@@ -9,6 +9,7 @@ import type { MachineState } from '../lifecycle/states.js';
 import { StoreError, type EventRepo, type MachinePatch, type MachineRepo } from '../store/types.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { Timeline } from '../timeline/recorder.js';
+import { dottedPath } from '../schema/issue-path.js';
 import { sendProblem } from './problem.js';
 
 export interface MachineRouteDeps {
@@ -83,7 +84,7 @@ export async function machineRoutes(app: FastifyInstance, deps: MachineRouteDeps
     const cur = await deps.machines.get(id);
     if (cur === null) return sendProblem(reply, 404, 'Not found', 'no such machine');
     if (!Value.Check(PatchBody, req.body)) {
-      const issues = [...Value.Errors(PatchBody, req.body)].slice(0, 10).map((e) => ({ field: e.path.slice(1).replace(/\//g, '.'), message: e.message }));
+      const issues = [...Value.Errors(PatchBody, req.body)].slice(0, 10).map((e) => ({ field: dottedPath(e.path), message: e.message }));
       return sendProblem(reply, 422, 'Invalid machine', 'the patch has invalid fields', issues);
     }
     const { state, ...fields } = req.body as Record<string, unknown> & { state?: MachineState };

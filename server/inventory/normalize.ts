@@ -1,5 +1,6 @@
 import { Value } from '@sinclair/typebox/value';
 import { isIpv4 } from '../net/ipv4.js';
+import { dottedPath } from '../schema/issue-path.js';
 import { normalizeMac, normalizeUuid } from './identity.js';
 import { MachineInputSchema, type MachineInput, type NewMachine } from './machine.js';
 
@@ -14,7 +15,7 @@ export type NormalizeResult = { ok: true; machine: NewMachine } | { ok: false; i
 export function normalizeMachineInput(input: unknown): NormalizeResult {
   const issues: FieldIssue[] = [];
   for (const e of Value.Errors(MachineInputSchema, input)) {
-    issues.push({ field: e.path.replace(/^\//, '').replace(/\//g, '.') || '(machine)', message: e.message });
+    issues.push({ field: dottedPath(e.path) || '(machine)', message: e.message });
     if (issues.length >= 10) break;
   }
   if (issues.length > 0) return { ok: false, issues };
