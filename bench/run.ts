@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// rackboot benchmark suite: DHCP (perfdhcp vs dnsmasq and Kea), TFTP (vs tftpd-hpa) and HTTP (vs nginx), all in
-// one run, ending with the tables. Needs root (network namespaces) and the Debian packages listed by
-// `scripts/install-deps.sh test`. Usage: node dist/bench/run.js [--only dhcp|tftp|http[,…]] [--quick] [--json FILE]
+// rackboot benchmark suite: DHCP (perfdhcp vs dnsmasq and Kea), TFTP (vs tftpd-hpa), HTTP and ISO Range reads (vs
+// nginx), all in one run, ending with the tables. Needs root (network namespaces) and the Debian packages listed by
+// `scripts/install-deps.sh test`. Usage: node dist/bench/run.js [--only dhcp|tftp|http|iso[,…]] [--quick] [--json FILE]
 
 import { chmodSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { benchDhcp, dhcpTables, type DhcpOptions, type DhcpRung } from './dhcp.js';
 import { benchHttp, httpTables, type HttpOptions, type HttpResult } from './http.js';
+import { benchIso, isoTables, type IsoOptions, type IsoResult } from './iso.js';
 import { createBenchNet, leftoverNamespaces, type BenchNet } from './lib/netns.js';
 import { stopAllBackground } from './lib/procs.js';
 import { debVersion, loadAverage, machineSummary, oneMinuteLoad } from './lib/system.js';
@@ -16,13 +17,13 @@ import { formatTable, type Table } from './lib/table.js';
 import { findMissing } from './lib/tools.js';
 import { benchTftp, tftpTable, type TftpOptions, type TftpResult } from './tftp.js';
 
-const SECTIONS = ['dhcp', 'tftp', 'http'] as const;
+const SECTIONS = ['dhcp', 'tftp', 'http', 'iso'] as const;
 type Section = (typeof SECTIONS)[number];
 
-const USAGE = `usage: node dist/bench/run.js [--only dhcp|tftp|http[,...]] [--quick] [--json FILE] [--keep-workdir]
+const USAGE = `usage: node dist/bench/run.js [--only dhcp|tftp|http|iso[,...]] [--quick] [--json FILE] [--keep-workdir]
 
-  --only SECTIONS   run only these sections (comma-separated); default: all three
-  --quick           short smoke run (under 2 minutes): fewer rungs, shorter periods, smaller HTTP file
+  --only SECTIONS   run only these sections (comma-separated); default: all four
+  --quick           short smoke run (under 2 minutes): fewer rungs, shorter periods, smaller HTTP file and ISO
   --json FILE       also write every raw result to FILE
   --keep-workdir    keep the temporary directory with logs, configs and lease files`;
 
@@ -44,6 +45,12 @@ const TOOLS: Record<Section, Array<{ cmd: string; pkg: string }>> = {
     { cmd: 'curl', pkg: 'curl' },
     { cmd: 'sha256sum', pkg: 'coreutils' },
   ],
+  iso: [
+    { cmd: 'nginx', pkg: 'nginx-light' },
+    { cmd: 'curl', pkg: 'curl' },
+    { cmd: 'sha256sum', pkg: 'coreutils' },
+    { cmd: 'xorriso', pkg: 'xorriso' },
+  ],
 };
 
 interface Plan {
@@ -52,6 +59,7 @@ interface Plan {
   dhcp: DhcpOptions;
   tftp: TftpOptions;
   http: HttpOptions;
+  iso: IsoOptions;
 }
 
 function plan(quick: boolean, sections: Section[]): Plan {
@@ -67,6 +75,9 @@ function plan(quick: boolean, sections: Section[]): Plan {
       ],
     },
     http: quick ? { fileBytes: 256 * 2 ** 20, clients: 16, rounds: 1 } : { fileBytes: 2 ** 30, clients: 64, rounds: 3 },
+    iso: quick
+      ? { squashfsBytes: 256 * 2 ** 20, requests: 600, clients: 16, rounds: 1, seed: 20261122, checkEvery: 50 }
+      : { squashfsBytes: 2 ** 30, requests: 3000, clients: 16, rounds: 3, seed: 20261122, checkEvery: 50 },
   };
 }
 
@@ -74,7 +85,7 @@ function parseSections(only: string | undefined): Section[] {
   if (only === undefined) return [...SECTIONS];
   const wanted = only.split(',').map((s) => s.trim().toLowerCase());
   const bad = wanted.filter((s) => !(SECTIONS as readonly string[]).includes(s));
-  if (bad.length > 0 || wanted.length === 0) throw new Error(`--only: unknown section ${bad.join(', ')}; use dhcp, tftp or http`);
+  if (bad.length > 0 || wanted.length === 0) throw new Error(`--only: unknown section ${bad.join(', ')}; use dhcp, tftp, http or iso`);
   return SECTIONS.filter((s) => wanted.includes(s));
 }
 
@@ -143,7 +154,7 @@ async function main(argv: string[]): Promise<number> {
   const started = new Date();
   const loadAtStart = loadAverage();
   const tables: Table[] = [];
-  const raw: { dhcp?: DhcpRung[]; tftp?: TftpResult; http?: HttpResult } = {};
+  const raw: { dhcp?: DhcpRung[]; tftp?: TftpResult; http?: HttpResult; iso?: IsoResult } = {};
   const failures: string[] = [];
   try {
     progress(`work directory ${workDir}; load average ${loadAtStart}${oneMinuteLoad() > 1.5 ? ' (the machine is busy: expect noisy numbers)' : ''}`);
@@ -156,9 +167,12 @@ async function main(argv: string[]): Promise<number> {
         } else if (section === 'tftp') {
           raw.tftp = await benchTftp(net, workDir, p.tftp, progress);
           tables.push(tftpTable(raw.tftp, p.tftp));
-        } else {
+        } else if (section === 'http') {
           raw.http = await benchHttp(net, workDir, p.http, progress);
           tables.push(...httpTables(raw.http, p.http));
+        } else {
+          raw.iso = await benchIso(net, workDir, p.iso, progress);
+          tables.push(...isoTables(raw.iso, p.iso));
         }
       } catch (e) {
         failures.push(`${section}: ${(e as Error).message}`);
@@ -181,7 +195,7 @@ async function main(argv: string[]): Promise<number> {
     `- started ${started.toISOString()}, took ${((finished.getTime() - started.getTime()) / 1000).toFixed(0)} s`,
     ...machineSummary().map((l) => `- ${l}`),
     `- load average (1/5/15 min) at start ${loadAtStart}, at end ${loadAverage()}`,
-    `- versions: ${['kea-admin', 'kea-dhcp4-server', 'dnsmasq-base', 'tftpd-hpa', 'atftp', 'curl', 'nginx-light']
+    `- versions: ${['kea-admin', 'kea-dhcp4-server', 'dnsmasq-base', 'tftpd-hpa', 'atftp', 'curl', 'nginx-light', 'xorriso']
       .map((pkg) => `${pkg} ${debVersion(pkg) ?? 'n/a'}`)
       .join(', ')}`,
   ];
