@@ -43,9 +43,10 @@ export class BootFileSource {
 
   readonly onEvent = (ev: TftpEvent): void => {
     if (ev.type !== 'complete' && ev.type !== 'aborted') return;
-    const key = `${ev.remoteAddress}:${'remotePort' in ev ? String(ev.remotePort) : ''}`;
-    const owner = this.ownerOf(ev.remoteAddress, key);
+    const key = `${ev.remoteAddress}:${ev.remotePort}`;
+    const owner = this.owners.get(key);
     if (owner === undefined) return;
+    this.owners.delete(key);
     const probe = ev.type === 'aborted' && ev.bytesSent === 0;
     void this.timeline.record({
       machineId: owner.machineId,
@@ -63,20 +64,4 @@ export class BootFileSource {
       detail: { ...ev },
     });
   };
-
-  private ownerOf(address: string, key: string): { machineId: string; mac: string } | undefined {
-    const exact = this.owners.get(key);
-    if (exact !== undefined) {
-      this.owners.delete(key);
-      return exact;
-    }
-    // Events without a port: the most recent transfer from that address.
-    for (const [k, v] of [...this.owners].reverse()) {
-      if (k.startsWith(`${address}:`)) {
-        this.owners.delete(k);
-        return v;
-      }
-    }
-    return undefined;
-  }
 }

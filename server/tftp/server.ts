@@ -30,8 +30,8 @@ export interface TftpRequestInfo {
 export type TftpEvent =
   | { type: 'request'; remoteAddress: string; remotePort: number; filename: string; options: Record<string, string> }
   | { type: 'denied'; remoteAddress: string; filename: string; code: number; reason: string }
-  | { type: 'complete'; remoteAddress: string; filename: string; bytes: number; blksize: number; windowsize: number; durationMs: number }
-  | { type: 'aborted'; remoteAddress: string; filename: string; bytesSent: number; reason: string }
+  | { type: 'complete'; remoteAddress: string; remotePort: number; filename: string; bytes: number; blksize: number; windowsize: number; durationMs: number }
+  | { type: 'aborted'; remoteAddress: string; remotePort: number; filename: string; bytesSent: number; reason: string }
   | { type: 'malformed'; remoteAddress: string; remotePort: number; reason: string };
 export interface TftpServerOptions {
   host: string;
@@ -422,6 +422,7 @@ class Transfer {
     this.host.emit({
       type: 'complete',
       remoteAddress: this.remoteAddress,
+      remotePort: this.remotePort,
       filename: this.filename,
       bytes: this.bytesProduced,
       blksize: this.blksize,
@@ -436,7 +437,7 @@ class Transfer {
   abort(reason: string, errorMessage: string | null): void {
     if (this.done) return;
     if (errorMessage !== null) this.send(errorPacket(ErrorCode.NOT_DEFINED, errorMessage));
-    this.host.emit({ type: 'aborted', remoteAddress: this.remoteAddress, filename: this.filename, bytesSent: this.bytesProduced, reason });
+    this.host.emit({ type: 'aborted', remoteAddress: this.remoteAddress, remotePort: this.remotePort, filename: this.filename, bytesSent: this.bytesProduced, reason });
     void this.cleanup();
   }
 
