@@ -135,8 +135,11 @@ function describe(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-// Cuts the file into blocks, reading it in chunks of up to one window so large files are never buffered
-// whole. A block shorter than blksize (possibly empty) is the last one.
+// Cuts the file into blocks, reading at least READ_AHEAD bytes at a time (more when a window is larger),
+// so a lock-step client does not cost one file read per block, and large files are never buffered whole.
+// A block shorter than blksize (possibly empty) is the last one.
+const READ_AHEAD = 64 * 1024;
+
 class BlockReader {
   private offset = 0;
   private pending: Buffer = Buffer.alloc(0);
@@ -152,7 +155,7 @@ class BlockReader {
     const want = count * this.blksize;
     const size = this.file.size;
     while (this.pending.length < want && this.offset < size) {
-      const len = Math.min(want - this.pending.length, size - this.offset);
+      const len = Math.min(Math.max(want - this.pending.length, READ_AHEAD), size - this.offset);
       const chunk = await this.file.read(this.offset, len);
       // The advertised size is authoritative (it may have gone out as tsize): a file that shrank is an
       // error, extra bytes from a file that grew are cut off.
