@@ -3,13 +3,14 @@
 // processes run in the server namespace on loopback. Each client downloads the whole file once; throughput is
 // total bytes over the wall time until the last client finished. Rounds alternate which server goes first.
 
-import { readFileSync, mkdirSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { MachineTokens } from '../server/boot/machine-tokens.js';
 import { writeTestFile } from './lib/files.js';
 import type { BenchNet } from './lib/netns.js';
-import { run, runOk, startBackground, waitFor, type BgProcess } from './lib/procs.js';
-import { startRackboot, tail } from './lib/rackboot.js';
+import { startNginx } from './lib/nginx.js';
+import { run, runOk, type BgProcess } from './lib/procs.js';
+import { startRackboot } from './lib/rackboot.js';
 import { loadAverage } from './lib/system.js';
 import { fmt, median, type Table } from './lib/table.js';
 
@@ -39,50 +40,6 @@ export interface HttpResult {
 const RACKBOOT_PORT = 8080;
 const NGINX_PORT = 8081;
 const FILE = 'bench-payload.bin';
-
-function nginxConfig(dir: string, root: string): string {
-  return `# Minimal nginx for the rackboot benchmark: foreground, everything under ${dir}.
-daemon off;
-worker_processes auto;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  default_type application/octet-stream;
-  client_body_temp_path ${dir}/tmp/body;
-  proxy_temp_path ${dir}/tmp/proxy;
-  fastcgi_temp_path ${dir}/tmp/fastcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi;
-  scgi_temp_path ${dir}/tmp/scgi;
-  server {
-    listen 127.0.0.1:${NGINX_PORT};
-    root ${root};
-  }
-}
-`;
-}
-
-async function startNginx(net: BenchNet, dir: string, root: string): Promise<BgProcess> {
-  mkdirSync(join(dir, 'tmp'), { recursive: true });
-  const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, nginxConfig(dir, root));
-  // -e: the start-up error log too goes to the run directory (never /var/log/nginx).
-  const x = net.exec(net.server, 'nginx', ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')]);
-  const proc = await startBackground('nginx', x.command, x.args, { logFile: join(dir, 'nginx-stdout.log'), cwd: dir });
-  const probe = net.exec(net.server, 'curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-I', `http://127.0.0.1:${NGINX_PORT}/${FILE}`]);
-  await waitFor(
-    'nginx to answer',
-    async () => {
-      if (!proc.running()) throw new Error(`nginx exited during start-up; see ${join(dir, 'error.log')}:\n${tail(join(dir, 'error.log'))}`);
-      return (await run(probe.command, probe.args, { timeoutMs: 5000 })).stdout === '200';
-    },
-    15_000,
-  );
-  return proc;
-}
 
 /** N curl processes started at once inside the server namespace; each prints "<status> <bytes>". */
 async function load(net: BenchNet, url: string, clients: number, maxSeconds: number): Promise<{ wallSeconds: number; bytes: number; complete: number; failed: number; expected: number }> {
@@ -125,7 +82,7 @@ export async function benchHttp(net: BenchNet, workDir: string, o: HttpOptions, 
     const machine = JSON.parse(created.body) as { id: string; tokenGeneration: number };
     const tokens = new MachineTokens(readFileSync(join(rb.dataDir, 'secrets', 'boot-token.key')));
     rackbootUrl = `http://127.0.0.1:${RACKBOOT_PORT}/boot/${machine.id}/${tokens.tokenFor(machine)}/files/${FILE}`;
-    nginx = await startNginx(net, join(dir, 'nginx'), root);
+    nginx = await startNginx(net, join(dir, 'nginx'), root, NGINX_PORT, FILE);
 
     const servers: Array<{ name: string; url: string; proc: BgProcess }> = [
       { name: 'nginx', url: nginxUrl, proc: nginx },

@@ -15,8 +15,9 @@ import { join } from 'node:path';
 import { MachineTokens } from '../server/boot/machine-tokens.js';
 import { writeTestFile } from './lib/files.js';
 import type { BenchNet } from './lib/netns.js';
-import { run, runOk, startBackground, waitFor, type BgProcess } from './lib/procs.js';
-import { RACKBOOT_CLI, startRackboot, tail } from './lib/rackboot.js';
+import { startNginx } from './lib/nginx.js';
+import { run, runOk, type BgProcess } from './lib/procs.js';
+import { RACKBOOT_CLI, startRackboot } from './lib/rackboot.js';
 import { loadAverage } from './lib/system.js';
 import { fmt, median, type Table } from './lib/table.js';
 
@@ -90,50 +91,6 @@ function percentile(sorted: readonly number[], p: number): number {
 }
 
 const quote = (s: string): string => `"${s.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-
-function nginxConfig(dir: string, root: string): string {
-  return `# Minimal nginx for the rackboot ISO benchmark: foreground, everything under ${dir}.
-daemon off;
-worker_processes auto;
-pid ${dir}/nginx.pid;
-error_log ${dir}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  sendfile on;
-  tcp_nopush on;
-  keepalive_requests 100000;
-  default_type application/octet-stream;
-  client_body_temp_path ${dir}/tmp/body;
-  proxy_temp_path ${dir}/tmp/proxy;
-  fastcgi_temp_path ${dir}/tmp/fastcgi;
-  uwsgi_temp_path ${dir}/tmp/uwsgi;
-  scgi_temp_path ${dir}/tmp/scgi;
-  server {
-    listen 127.0.0.1:${NGINX_PORT};
-    root ${root};
-  }
-}
-`;
-}
-
-async function startNginx(net: BenchNet, dir: string, root: string, probePath: string): Promise<BgProcess> {
-  mkdirSync(join(dir, 'tmp'), { recursive: true });
-  const conf = join(dir, 'nginx.conf');
-  writeFileSync(conf, nginxConfig(dir, root));
-  const x = net.exec(net.server, 'nginx', ['-p', dir, '-c', conf, '-e', join(dir, 'error.log')]);
-  const proc = await startBackground('nginx', x.command, x.args, { logFile: join(dir, 'nginx-stdout.log'), cwd: dir });
-  const probe = net.exec(net.server, 'curl', ['-sS', '-o', '/dev/null', '-w', '%{http_code}', '-I', `http://127.0.0.1:${NGINX_PORT}/${probePath}`]);
-  await waitFor(
-    'nginx to answer',
-    async () => {
-      if (!proc.running()) throw new Error(`nginx exited during start-up; see ${join(dir, 'error.log')}:\n${tail(join(dir, 'error.log'))}`);
-      return (await run(probe.command, probe.args, { timeoutMs: 5000 })).stdout === '200';
-    },
-    15_000,
-  );
-  return proc;
-}
 
 /** A Kairos-layout ISO: small random kernel and initrd, a random squashfs filler of the given size. */
 async function buildIso(dir: string, squashfsBytes: number): Promise<string> {
@@ -275,7 +232,7 @@ export async function benchIso(net: BenchNet, workDir: string, o: IsoOptions, pr
     const tokens = new MachineTokens(readFileSync(join(rb.dataDir, 'secrets', 'boot-token.key')));
     rackbootUrl = `http://127.0.0.1:${RACKBOOT_PORT}/boot/${machine.id}/${tokens.tokenFor(machine)}/appliance/${ARTIFACT}/appliance.iso`;
     nginxUrl = `http://127.0.0.1:${NGINX_PORT}/${isoSha256}`;
-    nginx = await startNginx(net, join(dir, 'nginx'), blobDir, isoSha256);
+    nginx = await startNginx(net, join(dir, 'nginx'), blobDir, NGINX_PORT, isoSha256);
 
     const servers: Array<{ name: string; url: string; proc: BgProcess }> = [
       { name: 'nginx', url: nginxUrl, proc: nginx },
