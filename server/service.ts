@@ -80,7 +80,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
   }
 
   if (cfg.dhcp.mode !== 'off') {
-    const resolver = new MachineResolver(store.machines, timeline, cfg.dhcp.unknownMachines);
+    const resolver = new MachineResolver(store.machines, timeline, cfg.dhcp.unknownMachines, cfg.dhcp.maxDiscovered, log.child({ component: 'dhcp' }));
     const ports = { server: cfg.dhcp.port, client: cfg.dhcp.clientPort };
     let handler: DhcpHandler;
     if (cfg.dhcp.mode === 'full') {

@@ -93,6 +93,7 @@ export const ConfigSchema = Type.Object(
         clientPort: Type.Integer({ minimum: 0, maximum: 65535, default: 68 }),
         pxePort: Type.Integer({ minimum: 0, maximum: 65535, default: 4011 }),
         unknownMachines: Type.Union([Type.Literal('ignore'), Type.Literal('record'), Type.Literal('boot')], { default: 'record' }),
+        maxDiscovered: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 1000, description: 'discovered machines kept before new unknown clients are only logged' }),
         proxyStrategy: Type.Union([Type.Literal('auto'), Type.Literal('skip-discovery'), Type.Literal('boot-server')], { default: 'auto' }),
         subnets: Type.Array(Subnet, { default: [] }),
       },

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import type { ResolvedConfig } from '../config/load.js';
 import type { Machine } from '../inventory/machine.js';
 import type { MachineRepo } from '../store/types.js';
@@ -9,10 +10,14 @@ import type { DhcpClient } from './classify.js';
  * byte order. An unknown network-boot client is recorded as discovered unless the policy says ignore.
  */
 export class MachineResolver {
+  private lastCapWarning = 0;
+
   constructor(
     private readonly machines: MachineRepo,
     private readonly timeline: Timeline,
     private readonly policy: ResolvedConfig['dhcp']['unknownMachines'],
+    private readonly maxDiscovered: number,
+    private readonly log: Logger,
   ) {}
 
   async resolve(c: DhcpClient): Promise<Machine | null> {
@@ -38,6 +43,15 @@ export class MachineResolver {
   }
 
   private async recordDiscovered(c: DhcpClient): Promise<Machine | null> {
+    // Forged DISCOVERs with random MACs must not grow the inventory without bound.
+    if ((await this.machines.list({ state: 'discovered', limit: 1 })).total >= this.maxDiscovered) {
+      const now = Date.now();
+      if (now - this.lastCapWarning > 60_000) {
+        this.lastCapWarning = now;
+        this.log.warn({ mac: c.mac, maxDiscovered: this.maxDiscovered }, 'unknown network-boot client not recorded: dhcp.maxDiscovered reached; adopt or delete discovered machines');
+      }
+      return null;
+    }
     try {
       const m = await this.machines.create({
         name: `discovered-${c.mac.replace(/:/g, '')}`,

@@ -42,7 +42,7 @@ export async function dhcpHarness(config: Record<string, unknown>, dir = mkdtemp
   const tokens = new MachineTokens(Buffer.alloc(32, 7));
   const urls = new BootUrls(cfg.publicUrl, tokens);
   const timeline = new Timeline(store.events, pino({ level: 'silent' }));
-  const resolver = new MachineResolver(store.machines, timeline, cfg.dhcp.unknownMachines);
+  const resolver = new MachineResolver(store.machines, timeline, cfg.dhcp.unknownMachines, cfg.dhcp.maxDiscovered, pino({ level: 'silent' }));
   const ports = { server: 67, client: 68 };
   let leases: LeaseTable | null = null;
   let handler: DhcpHandler;

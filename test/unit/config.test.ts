@@ -75,6 +75,7 @@ describe('validateConfig defaults', () => {
       clientPort: 68,
       pxePort: 4011,
       unknownMachines: 'record',
+      maxDiscovered: 1000,
       proxyStrategy: 'auto',
       subnets: [],
     });

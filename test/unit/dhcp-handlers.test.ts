@@ -120,6 +120,15 @@ describe('proxy mode', () => {
     expect((await h.store.machines.list()).total).toBe(1);
   });
 
+  it('stops recording discovered machines at dhcp.maxDiscovered', async () => {
+    h = await dhcpHarness({ profiles: PROFILES, dhcp: { unknownMachines: 'record', maxDiscovered: 2 } });
+    for (let i = 0; i < 5; i++) {
+      const mac = [0x02, 0, 0, 0, 0x10, i];
+      expect(await h.send(request(mac, [[53, [1]], [60, 'PXEClient:Arch:00007:UNDI:003000'], [93, [0, 7]]]))).toBeNull();
+    }
+    expect((await h.store.machines.list({ state: 'discovered' })).total).toBe(2);
+  });
+
   it('creates nothing for unknown clients under "ignore"', async () => {
     h = await dhcpHarness({ profiles: PROFILES, dhcp: { unknownMachines: 'ignore' } });
     expect(await h.send(edk2PxeDiscover())).toBeNull();
