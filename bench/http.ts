@@ -3,14 +3,13 @@
 // processes run in the server namespace on loopback. Each client downloads the whole file once; throughput is
 // total bytes over the wall time until the last client finished. Rounds alternate which server goes first.
 
-import { readFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { MachineTokens } from '../server/boot/machine-tokens.js';
 import { writeTestFile } from './lib/files.js';
 import type { BenchNet } from './lib/netns.js';
 import { startNginx } from './lib/nginx.js';
-import { run, runOk, type BgProcess } from './lib/procs.js';
-import { startRackboot } from './lib/rackboot.js';
+import { run, type BgProcess } from './lib/procs.js';
+import { benchMachineBaseUrl, startRackboot, verifyDownload } from './lib/rackboot.js';
 import { loadAverage } from './lib/system.js';
 import { fmt, median, type Table } from './lib/table.js';
 
@@ -77,11 +76,7 @@ export async function benchHttp(net: BenchNet, workDir: string, o: HttpOptions, 
   let rackbootUrl = '';
   const nginxUrl = `http://127.0.0.1:${NGINX_PORT}/${FILE}`;
   try {
-    const created = await rb.api('POST', '/api/v1/machines', { name: 'bench', macs: ['02:00:00:00:00:01'] });
-    if (created.status !== 201) throw new Error(`creating the bench machine: HTTP ${created.status} ${created.body.slice(0, 300)}`);
-    const machine = JSON.parse(created.body) as { id: string; tokenGeneration: number };
-    const tokens = new MachineTokens(readFileSync(join(rb.dataDir, 'secrets', 'boot-token.key')));
-    rackbootUrl = `http://127.0.0.1:${RACKBOOT_PORT}/boot/${machine.id}/${tokens.tokenFor(machine)}/files/${FILE}`;
+    rackbootUrl = `${await benchMachineBaseUrl(rb, RACKBOOT_PORT)}/files/${FILE}`;
     nginx = await startNginx(net, join(dir, 'nginx'), root, NGINX_PORT, FILE);
 
     const servers: Array<{ name: string; url: string; proc: BgProcess }> = [
@@ -90,11 +85,8 @@ export async function benchHttp(net: BenchNet, workDir: string, o: HttpOptions, 
     ];
     // One verified download from each first: proves the bytes and warms both servers.
     for (const s of servers) {
-      const x = net.exec(net.server, 'sh', ['-c', 'curl -sS --fail "$1" | sha256sum', 'sh', s.url]);
-      const r = await runOk(x.command, x.args, { timeoutMs: 300_000 });
-      const got = r.stdout.trim().split(/\s+/)[0];
-      if (got !== hash) throw new Error(`${s.name} served different bytes (sha256 ${got}, expected ${hash})`);
-      progress(`http ${s.name}: single download verified (sha256 matches), ${((o.fileBytes / 2 ** 20) / (r.ms / 1000)).toFixed(0)} MiB/s incl. hashing`);
+      const ms = await verifyDownload(net, s.name, s.url, hash);
+      progress(`http ${s.name}: single download verified (sha256 matches), ${((o.fileBytes / 2 ** 20) / (ms / 1000)).toFixed(0)} MiB/s incl. hashing`);
     }
     // A safety cap only: the whole load at 100 MiB/s aggregate, plus a minute.
     const maxSeconds = Math.ceil((o.fileBytes * o.clients) / (100 * 2 ** 20)) + 60;

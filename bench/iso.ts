@@ -12,12 +12,11 @@
 import { createHash } from 'node:crypto';
 import { closeSync, mkdirSync, openSync, readFileSync, readSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { MachineTokens } from '../server/boot/machine-tokens.js';
 import { writeTestFile } from './lib/files.js';
 import type { BenchNet } from './lib/netns.js';
 import { startNginx } from './lib/nginx.js';
 import { run, runOk, type BgProcess } from './lib/procs.js';
-import { RACKBOOT_CLI, startRackboot } from './lib/rackboot.js';
+import { benchMachineBaseUrl, RACKBOOT_CLI, startRackboot, verifyDownload } from './lib/rackboot.js';
 import { loadAverage } from './lib/system.js';
 import { fmt, median, type Table } from './lib/table.js';
 
@@ -226,11 +225,7 @@ export async function benchIso(net: BenchNet, workDir: string, o: IsoOptions, pr
     // The ISO's own copy is no longer needed; both servers read the stored blob.
     rmSync(iso, { force: true });
 
-    const created = await rb.api('POST', '/api/v1/machines', { name: 'bench', macs: ['02:00:00:00:00:01'] });
-    if (created.status !== 201) throw new Error(`creating the bench machine: HTTP ${created.status} ${created.body.slice(0, 300)}`);
-    const machine = JSON.parse(created.body) as { id: string; tokenGeneration: number };
-    const tokens = new MachineTokens(readFileSync(join(rb.dataDir, 'secrets', 'boot-token.key')));
-    rackbootUrl = `http://127.0.0.1:${RACKBOOT_PORT}/boot/${machine.id}/${tokens.tokenFor(machine)}/appliance/${ARTIFACT}/appliance.iso`;
+    rackbootUrl = `${await benchMachineBaseUrl(rb, RACKBOOT_PORT)}/appliance/${ARTIFACT}/appliance.iso`;
     nginxUrl = `http://127.0.0.1:${NGINX_PORT}/${isoSha256}`;
     nginx = await startNginx(net, join(dir, 'nginx'), blobDir, NGINX_PORT, isoSha256);
 
@@ -240,10 +235,7 @@ export async function benchIso(net: BenchNet, workDir: string, o: IsoOptions, pr
     ];
     // One verified whole download from each first: proves the bytes and warms both servers and the page cache.
     for (const s of servers) {
-      const x = net.exec(net.server, 'sh', ['-c', 'curl -sS --fail "$1" | sha256sum', 'sh', s.url]);
-      const r = await runOk(x.command, x.args, { timeoutMs: 300_000 });
-      const got = r.stdout.trim().split(/\s+/)[0];
-      if (got !== isoSha256) throw new Error(`${s.name} served different bytes (sha256 ${got}, expected ${isoSha256})`);
+      await verifyDownload(net, s.name, s.url, isoSha256);
       progress(`iso ${s.name}: whole ISO verified (sha256 matches)`);
     }
     const offsets = rangeOffsets(isoBytes, o.requests, o.seed);

@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { MachineTokens } from '../../server/boot/machine-tokens.js';
 import type { BenchNet } from './netns.js';
 import { runOk, startBackground, waitFor, type BgProcess } from './procs.js';
 
@@ -64,4 +65,22 @@ export function tail(file: string, lines = 15): string {
   } catch {
     return '(no log)';
   }
+}
+
+/** Creates the bench machine and returns its boot base URL, `http://host:port/boot/<id>/<token>`. */
+export async function benchMachineBaseUrl(rb: RackbootRun, port: number): Promise<string> {
+  const created = await rb.api('POST', '/api/v1/machines', { name: 'bench', macs: ['02:00:00:00:00:01'] });
+  if (created.status !== 201) throw new Error(`creating the bench machine: HTTP ${created.status} ${created.body.slice(0, 300)}`);
+  const machine = JSON.parse(created.body) as { id: string; tokenGeneration: number };
+  const tokens = new MachineTokens(readFileSync(join(rb.dataDir, 'secrets', 'boot-token.key')));
+  return `http://127.0.0.1:${port}/boot/${machine.id}/${tokens.tokenFor(machine)}`;
+}
+
+/** One whole download inside the server namespace, checked by sha256; also warms server and page cache. */
+export async function verifyDownload(net: BenchNet, name: string, url: string, sha256: string): Promise<number> {
+  const x = net.exec(net.server, 'sh', ['-c', 'curl -sS --fail "$1" | sha256sum', 'sh', url]);
+  const r = await runOk(x.command, x.args, { timeoutMs: 300_000 });
+  const got = r.stdout.trim().split(/\s+/)[0];
+  if (got !== sha256) throw new Error(`${name} served different bytes (sha256 ${got}, expected ${sha256})`);
+  return r.ms;
 }
