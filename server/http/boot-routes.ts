@@ -115,24 +115,32 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
   });
 
   // NoCloud seed for a BMC's second virtual-media slot: the same user-data, plus meta-data.
+  const cidataBuilt = new Map<string, string>();
   app.route<{ Params: BootParams }>({
     method: ['GET', 'HEAD'],
     url: '/boot/:id/:token/cidata.iso',
     exposeHeadRoute: false,
     handler: async (req, reply) => {
       const m = req.machine!;
-      const rendered = renderFor(m);
-      if (!rendered.ok) return reply.code(rendered.status).type('text/plain').send(`${rendered.reason}\n`);
-      const metaData = `instance-id: rackboot-${m.id}-${m.tokenGeneration}\nlocal-hostname: ${m.network?.hostname ?? m.name}\n`;
-      const iso = buildIso(
-        [
-          { path: 'user-data', data: Buffer.from(rendered.text) },
-          { path: 'meta-data', data: Buffer.from(metaData) },
-        ],
-        { volumeId: 'cidata' },
-      );
-      const sha = createHash('sha256').update(iso).digest('hex');
-      if (!(await deps.blobs.has(sha))) await deps.blobs.put(Readable.from([iso]));
+      // A BMC reads the seed with many Range requests: build it once per version of the machine record.
+      const key = `${m.id}:${m.tokenGeneration}:${m.updatedAt}`;
+      let sha = cidataBuilt.get(key);
+      if (sha === undefined) {
+        const rendered = renderFor(m);
+        if (!rendered.ok) return reply.code(rendered.status).type('text/plain').send(`${rendered.reason}\n`);
+        const metaData = `instance-id: rackboot-${m.id}-${m.tokenGeneration}\nlocal-hostname: ${m.network?.hostname ?? m.name}\n`;
+        const iso = buildIso(
+          [
+            { path: 'user-data', data: Buffer.from(rendered.text) },
+            { path: 'meta-data', data: Buffer.from(metaData) },
+          ],
+          { volumeId: 'cidata' },
+        );
+        sha = createHash('sha256').update(iso).digest('hex');
+        if (!(await deps.blobs.has(sha))) await deps.blobs.put(Readable.from([iso]));
+        if (cidataBuilt.size >= 1024) cidataBuilt.delete(cidataBuilt.keys().next().value!);
+        cidataBuilt.set(key, sha);
+      }
       await serveTracked(req, reply, deps.blobs.pathOf(sha), 'cidata', 'cidata.iso', deps.blobHandles.open);
     },
   });

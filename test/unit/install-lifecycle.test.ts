@@ -199,5 +199,12 @@ describe('NoCloud cidata ISO', () => {
     expect(ranged.statusCode).toBe(206);
     expect(ranged.rawPayload.subarray(1).toString()).toBe('CD001');
     await opened.iso.close();
+    // The seed is built once per version of the machine: a changed machine gets a fresh one.
+    await f!.store.machines.update(m.id, { network: { hostname: 'edge-cp-7b' } });
+    const again = await openIsoBuffer((await get(f!.bootPath(m, '/cidata.iso'))).rawPayload);
+    if (!again.ok) throw new Error(again.reason);
+    const md2 = await again.iso.readFile('/meta-data', { maxBytes: 1 << 20 });
+    expect(md2.ok && md2.data.toString()).toBe(`instance-id: rackboot-${m.id}-1\nlocal-hostname: edge-cp-7b\n`);
+    await again.iso.close();
   });
 });
