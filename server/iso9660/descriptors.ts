@@ -34,6 +34,8 @@ export interface DescriptorSet {
   bootCatalogLba: number | null;
   /** Bytes covered by the volume: volumeSpaceSize * logicalBlockSize. */
   volumeBytes: number;
+  /** Byte offsets of the primary and supplementary descriptors: each carries a volume space size at +80. */
+  volumeDescriptorOffsets: number[];
 }
 
 function rootRecord(d: Buffer, what: string): DirRecord {
@@ -52,6 +54,7 @@ export async function readDescriptors(src: ByteSource, maxDescriptors: number): 
   let joliet: DescriptorSet['joliet'] = null;
   let bootCatalogLba: number | null = null;
   let terminator = -1;
+  const volumeDescriptorOffsets: number[] = [];
 
   for (let i = 0; i < maxDescriptors && terminator < 0; i++) {
     const pos = SYSTEM_AREA + i * SECTOR;
@@ -69,6 +72,7 @@ export async function readDescriptors(src: ByteSource, maxDescriptors: number): 
     const type = sector[0] ?? 0;
     const version = sector[6] ?? 0;
     if (version !== 1 && !(type === 2 && version === 2)) throw corrupt(`volume descriptor in sector ${16 + i} (type ${type}) has version ${version}`);
+    if (type === 1 || type === 2) volumeDescriptorOffsets.push(pos);
     if (type === 255) terminator = 16 + i;
     else if (type === 1 && primary === null) primary = parsePrimary(sector);
     else if (type === 2 && version === 1 && joliet === null) {
@@ -96,7 +100,7 @@ export async function readDescriptors(src: ByteSource, maxDescriptors: number): 
   }
   // The descriptor sectors were checked above; make sure nothing reads them short later.
   await readExact(src, SYSTEM_AREA, descriptorsEnd - SYSTEM_AREA, 'volume descriptors');
-  return { primary, joliet, bootCatalogLba, volumeBytes };
+  return { primary, joliet, bootCatalogLba, volumeBytes, volumeDescriptorOffsets };
 }
 
 function parsePrimary(d: Buffer): PrimaryVolume {

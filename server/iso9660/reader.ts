@@ -69,7 +69,20 @@ function normalizePath(p: string): string | null {
   return `/${parts.join('/')}`;
 }
 
-async function load(src: ByteSource, o: Required<IsoOpenOptions>): Promise<OpenIso> {
+/** The directory trees of a volume: the one whose names the reader shows, and the others it carries. */
+export interface VolumeTrees {
+  desc: DescriptorSet;
+  names: NameSource;
+  hasRockRidge: boolean;
+  named: IsoTree;
+  /** The Joliet tree beside a Rock Ridge/ISO9660 one, or the plain primary tree beside Joliet. */
+  others: IsoTree[];
+  warnings: string[];
+}
+
+/** Reads descriptors and trees; throws IsoFault (see failureOf) for a bad image. */
+export async function readVolumeTrees(src: ByteSource, opts: IsoOpenOptions = {}, all = true): Promise<VolumeTrees> {
+  const o = { ...DEFAULTS, ...opts };
   const desc = await readDescriptors(src, o.maxDescriptors);
   const blockSize = desc.primary.logicalBlockSize;
   const susp: SuspLimits = {
@@ -82,18 +95,27 @@ async function load(src: ByteSource, o: Required<IsoOpenOptions>): Promise<OpenI
   const rr = await detectRockRidge(desc, susp);
   const names: NameSource = rr ? 'rock-ridge' : desc.joliet ? 'joliet' : 'iso9660';
   const warnings: string[] = [];
-  const builder = new TreeBuilder({
-    susp,
-    names,
-    suspSkip: rr?.skip ?? 0,
-    maxDepth: o.maxDepth,
-    maxEntries: o.maxEntries,
-    maxDirectoryBytes: o.maxDirectoryBytes,
-    warnings,
-  });
+  const tree = (n: NameSource) =>
+    new TreeBuilder({
+      susp,
+      names: n,
+      suspSkip: n === 'rock-ridge' ? (rr?.skip ?? 0) : 0,
+      maxDepth: o.maxDepth,
+      maxEntries: o.maxEntries,
+      maxDirectoryBytes: o.maxDirectoryBytes,
+      warnings,
+    });
   const rootRec = names === 'joliet' && desc.joliet ? desc.joliet.root : desc.primary.root;
-  const tree = await builder.build(rootRec, rr?.root ?? null);
-  return new OpenIso(src, desc, tree, names, rr !== null, warnings);
+  const named = await tree(names).build(rootRec, rr?.root ?? null);
+  const others: IsoTree[] = [];
+  if (all && names !== 'joliet' && desc.joliet) others.push(await tree('joliet').build(desc.joliet.root, null));
+  if (all && names === 'joliet') others.push(await tree('iso9660').build(desc.primary.root, null));
+  return { desc, names, hasRockRidge: rr !== null, named, others, warnings };
+}
+
+async function load(src: ByteSource, o: Required<IsoOpenOptions>): Promise<OpenIso> {
+  const v = await readVolumeTrees(src, o, false);
+  return new OpenIso(src, v.desc, v.named, v.names, v.hasRockRidge, v.warnings);
 }
 
 /** Rock Ridge is in use when the root's '.' record starts with SP and announces RRIP. */

@@ -35,6 +35,8 @@ export interface IsoTree {
   root: IsoEntry;
   byPath: Map<string, IsoEntry>;
   children: Map<string, IsoEntry[]>;
+  /** Byte offsets in the image of each file's directory records (several for a multi-extent file). */
+  recordOffsets: Map<string, number[]>;
 }
 
 interface PendingDir {
@@ -56,6 +58,7 @@ function checkName(name: string, where: string): void {
 export class TreeBuilder {
   private readonly byPath = new Map<string, IsoEntry>();
   private readonly children = new Map<string, IsoEntry[]>();
+  private readonly recordOffsets = new Map<string, number[]>();
   /** Directory data offset -> path of the directory that owns it. */
   private readonly owners = new Map<number, string>();
   private records = 0;
@@ -134,7 +137,7 @@ export class TreeBuilder {
         if (sub) stack.push(sub);
       }
     }
-    return { root, byPath: this.byPath, children: this.children };
+    return { root, byPath: this.byPath, children: this.children, recordOffsets: this.recordOffsets };
   }
 
   private async readChildren(dir: PendingDir): Promise<PendingDir[]> {
@@ -145,7 +148,8 @@ export class TreeBuilder {
     const names = new Set<string>();
     const subdirs: PendingDir[] = [];
     // Records of a multi-extent file, waiting for the record without the multi-extent flag.
-    let pending: { id: Buffer; first: DirRecord; extents: IsoExtent[] } | null = null;
+    let pending: { id: Buffer; first: DirRecord; extents: IsoExtent[]; at: number[] } | null = null;
+    const base = ext?.offset ?? 0;
 
     for (const rec of recordsIn(data, this.blockSize, where)) {
       if (++this.records > this.opts.maxEntries) throw corrupt(`more than ${this.opts.maxEntries} directory records`);
@@ -156,12 +160,15 @@ export class TreeBuilder {
       if (rec.flags & FLAG_MULTI_EXTENT) {
         if (isDir) throw corrupt(`${recWhere}: directory flagged multi-extent`);
         const part = this.extentOf(rec, recWhere);
-        if (pending) pending.extents.push(part);
-        else pending = { id: rec.identifier, first: rec, extents: [part] };
+        if (pending) {
+          pending.extents.push(part);
+          pending.at.push(base + rec.at);
+        } else pending = { id: rec.identifier, first: rec, extents: [part], at: [base + rec.at] };
         continue;
       }
       const first = pending?.first ?? rec;
       const extents = pending?.extents ?? [];
+      const recordAt = [...(pending?.at ?? []), base + rec.at];
       pending = null;
       if (rec.flags & FLAG_ASSOCIATED) continue; // resource forks and the like: hidden, as Linux does
       const rr = await this.rockRidge(first, recWhere);
@@ -191,6 +198,7 @@ export class TreeBuilder {
       names.add(name);
       list.push(entry);
       this.byPath.set(path, entry);
+      if (!entry.isDirectory) this.recordOffsets.set(path, recordAt);
       if (entry.isDirectory && entry.size > 0) subdirs.push(this.enter(dir, entry));
       else if (entry.isDirectory) this.children.set(path, []);
     }
