@@ -16,6 +16,7 @@ import { compileSubnets, LeaseTable } from './dhcp/lease-table.js';
 import { MachineResolver } from './dhcp/machine-resolver.js';
 import { ProxyHandler } from './dhcp/proxy-handler.js';
 import { BlobStore } from './artifacts/blob-store.js';
+import { ensureBootstrapToken } from './access/api-tokens.js';
 import { buildHttpApp } from './http/app.js';
 import { FileHandleCache } from './http/file-handle-cache.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
@@ -44,6 +45,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
   const ipxeDir = await resolveIpxeDir(cfg.boot.ipxeDir);
   const store = openSqliteStore(join(cfg.dataDir, 'rackboot.db'));
   const tokens = new MachineTokens(await loadOrCreateSecret(cfg.dataDir));
+  await ensureBootstrapToken(store.apiTokens, cfg.dataDir, log);
   const urls = new BootUrls(cfg.publicUrl, tokens);
   const timeline = new Timeline(store.events, log.child({ component: 'timeline' }));
   const templates = await loadIpxeTemplates(cfg.boot.templatesDir ?? join(bundledBootAssets(), 'templates'));
@@ -56,7 +58,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
   lifecycle.startWatchdog(cfg.lifecycle.watchdogSeconds * 1000);
   const blobHandles = new FileHandleCache();
   const blobs = new BlobStore(cfg.artifactsRoot);
-  const app = await buildHttpApp({ cfg, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs, blobHandles });
+  const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs, blobHandles });
   try {
     await app.listen({ host: cfg.http.listen, port: cfg.http.port });
     svc.http = app;

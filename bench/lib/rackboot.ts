@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { ADMIN_TOKEN_FILE } from '../../server/access/api-tokens.js';
 import { MachineTokens } from '../../server/boot/machine-tokens.js';
 import type { BenchNet } from './netns.js';
 import { runOk, startBackground, waitFor, type BgProcess } from './procs.js';
@@ -49,7 +50,8 @@ export async function startRackboot(net: BenchNet, dir: string, config: Record<s
     throw e;
   }
   const api = async (method: string, path: string, json?: unknown): Promise<{ status: number; body: string }> => {
-    const args = ['-sS', '-X', method, '-o', '-', '-w', '\n%{http_code}', `http://127.0.0.1:${port}${path}`];
+    const token = readFileSync(join(dataDir, ADMIN_TOKEN_FILE), 'utf8').trim();
+    const args = ['-sS', '-X', method, '-o', '-', '-w', '\n%{http_code}', '-H', `authorization: Bearer ${token}`, `http://127.0.0.1:${port}${path}`];
     if (json !== undefined) args.push('-H', 'content-type: application/json', '--data-binary', '@-');
     const c = net.exec(net.server, 'curl', args);
     const r = await runOk(c.command, c.args, { timeoutMs: 20_000, ...(json !== undefined ? { input: JSON.stringify(json) } : {}) });

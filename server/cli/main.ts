@@ -5,6 +5,7 @@ import { ConfigError, loadConfigFile } from '../config/load.js';
 import { startService } from '../service.js';
 import { addArtifact, listArtifacts } from './artifacts-command.js';
 import { provisionMachine } from './provision-command.js';
+import { createToken, listTokens, revokeToken } from './tokens-command.js';
 
 const USAGE = `usage: rackboot <command> [options]
 
@@ -16,6 +17,13 @@ commands:
   artifacts list [--config FILE]   list ingested artifacts
   provision NAME|ID [--server URL] [--config FILE]
                                    install a machine again (server: default http://127.0.0.1:<http.port>)
+  tokens create --name NAME --role admin|viewer [--config FILE]
+                                   create an API token; prints its secret once, on stdout
+  tokens list [--config FILE]      list API tokens (never their secrets)
+  tokens revoke NAME [--config FILE]
+                                   revoke an API token
+
+API commands send the token in RACKBOOT_TOKEN, else the one in <dataDir>/admin.token.
 
 exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 refused in the machine's current state`;
 
@@ -25,7 +33,7 @@ async function main(argv: string[]): Promise<number> {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, name: { type: 'string' }, sha256: { type: 'string' }, server: { type: 'string' } },
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, name: { type: 'string' }, role: { type: 'string' }, sha256: { type: 'string' }, server: { type: 'string' } },
     });
   } catch (e) {
     process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
@@ -43,6 +51,9 @@ async function main(argv: string[]): Promise<number> {
       return await addArtifact(await loadConfigFile(values.config), { source: arg, ...(values.name ? { name: values.name } : {}), ...(values.sha256 ? { sha256: values.sha256 } : {}) }, process.stdout, process.stderr);
     }
     if (cmd === 'provision' && sub !== undefined) return await provisionMachine(await loadConfigFile(values.config), sub, values.server, process.stdout, process.stderr);
+    if (cmd === 'tokens' && sub === 'create') return await createToken(await loadConfigFile(values.config), values.name, values.role, process.stdout, process.stderr);
+    if (cmd === 'tokens' && sub === 'list') return await listTokens(await loadConfigFile(values.config), process.stdout);
+    if (cmd === 'tokens' && sub === 'revoke' && arg !== undefined) return await revokeToken(await loadConfigFile(values.config), arg, process.stdout, process.stderr);
     if (cmd === 'artifacts' && sub === 'list') return await listArtifacts(await loadConfigFile(values.config), process.stdout);
     if (cmd === 'config' && sub === 'validate') {
       const cfg = await loadConfigFile(values.config);

@@ -1,12 +1,18 @@
 import type { ResolvedConfig } from '../config/load.js';
+import { apiTarget } from './api-client.js';
 
 /** `rackboot provision NAME|ID`: asks a running rackboot to install the machine again. */
 export async function provisionMachine(cfg: ResolvedConfig, target: string, server: string | undefined, out: NodeJS.WriteStream, err: NodeJS.WriteStream): Promise<number> {
-  const base = (server ?? `http://127.0.0.1:${cfg.http.port}`).replace(/\/+$/, '');
+  const { base, headers } = await apiTarget(cfg, server);
   let id = target;
   try {
     if (!/^[0-9a-f-]{36}$/.test(target)) {
-      const list = (await (await fetch(`${base}/api/v1/machines?limit=1000`)).json()) as { items?: Array<{ id: string; name: string }> };
+      const r = await fetch(`${base}/api/v1/machines?limit=1000`, { headers });
+      const list = (await r.json()) as { items?: Array<{ id: string; name: string }>; detail?: string };
+      if (!r.ok) {
+        err.write(`rackboot: listing machines failed (${r.status}): ${list.detail ?? 'unknown error'}\n`);
+        return 1;
+      }
       const m = list.items?.find((x) => x.name === target);
       if (m === undefined) {
         err.write(`rackboot: no machine named '${target}'\n`);
@@ -14,7 +20,7 @@ export async function provisionMachine(cfg: ResolvedConfig, target: string, serv
       }
       id = m.id;
     }
-    const r = await fetch(`${base}/api/v1/machines/${id}/provision`, { method: 'POST' });
+    const r = await fetch(`${base}/api/v1/machines/${id}/provision`, { method: 'POST', headers });
     const body = (await r.json()) as { name?: string; state?: string; detail?: string };
     if (!r.ok) {
       err.write(`rackboot: provision refused (${r.status}): ${body.detail ?? 'unknown error'}\n`);

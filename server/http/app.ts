@@ -1,10 +1,12 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
+import type { ApiTokenRepo } from '../store/types.js';
+import { installAccessControl } from './access-control.js';
 import { bootRoutes, type BootRouteDeps } from './boot-routes.js';
 import { machineRoutes, type MachineRouteDeps } from './machine-routes.js';
 import { installProblemHandlers } from './problem.js';
 
-export type HttpDeps = BootRouteDeps & MachineRouteDeps & { log: Logger };
+export type HttpDeps = BootRouteDeps & MachineRouteDeps & { log: Logger; apiTokens: ApiTokenRepo };
 
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -17,6 +19,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: true, useDefaults: true, removeAdditional: false } },
   });
   installProblemHandlers(app);
+  // Before any route: every route registered after this, by any module, sits behind the gate.
+  installAccessControl(app, deps.apiTokens);
   app.get('/healthz', async () => ({ ok: true }));
   await app.register(async (scope) => bootRoutes(scope, deps));
   await app.register(async (scope) => machineRoutes(scope, deps));

@@ -99,7 +99,28 @@ export interface ArtifactRepo {
   delete(id: string): Promise<boolean>;
 }
 
+export type ApiRole = 'admin' | 'viewer';
+
+export interface ApiToken {
+  id: string;
+  name: string;
+  role: ApiRole;
+  createdAt: string;
+  revokedAt: string | null;
+}
+
+export interface ApiTokenRepo {
+  /** Stores only the SHA-256 of the secret. Fails with RB_CONFLICT when the name is taken. */
+  create(t: { name: string; role: ApiRole; secretSha256: string }): Promise<ApiToken>;
+  /** The live (not revoked) token whose secret has this SHA-256. */
+  findBySecretSha256(sha256: string): Promise<ApiToken | null>;
+  list(): Promise<ApiToken[]>;
+  /** Returns the revoked token, or null when no live token has that name. */
+  revoke(name: string): Promise<ApiToken | null>;
+}
+
 export interface Store {
+  readonly apiTokens: ApiTokenRepo;
   readonly artifacts: ArtifactRepo;
   readonly machines: MachineRepo;
   readonly leases: LeaseRepo;

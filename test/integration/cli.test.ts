@@ -5,7 +5,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, describe, expect, it } from 'vitest';
+import { authenticateApiToken } from '../../server/access/api-tokens.js';
 import { loadConfigFile } from '../../server/config/load.js';
+import { openSqliteStore } from '../../server/store/sqlite/sqlite-store.js';
 import { normalizeMachineInput } from '../../server/inventory/normalize.js';
 import { startService } from '../../server/service.js';
 
@@ -85,6 +87,39 @@ describe('rackboot CLI', () => {
   }, 90_000);
 });
 
+describe('rackboot tokens', () => {
+  it('creates (secret on stdout once), lists without secrets, and revokes; bad input exits 2', async () => {
+    const cfgFile = join(work, 'tokens.yaml');
+    writeFileSync(cfgFile, `dataDir: ${join(work, 'tokens-data')}\n`);
+    const created = run(['tokens', 'create', '--name', 'ci', '--role', 'viewer', '--config', cfgFile]);
+    expect(created.code, created.stderr).toBe(0);
+    const secret = created.stdout.trim();
+    expect(secret).toMatch(/^rbt_[A-Za-z0-9_-]{43}$/);
+    expect(created.stderr).toContain("created viewer token 'ci'");
+    const store = openSqliteStore(join(work, 'tokens-data', 'rackboot.db'));
+    try {
+      expect(await authenticateApiToken(store.apiTokens, secret)).toMatchObject({ name: 'ci', role: 'viewer' });
+    } finally {
+      await store.close();
+    }
+    const list = run(['tokens', 'list', '--config', cfgFile]);
+    expect(list.code).toBe(0);
+    expect(list.stdout).toMatch(/^ci +viewer /m);
+    expect(list.stdout).not.toContain(secret);
+    expect(run(['tokens', 'create', '--name', 'ci', '--role', 'admin', '--config', cfgFile]).code).toBe(1);
+    expect(run(['tokens', 'create', '--name', 'x', '--role', 'root', '--config', cfgFile]).code).toBe(2);
+    expect(run(['tokens', 'create', '--role', 'admin', '--config', cfgFile]).code).toBe(2);
+    expect(run(['tokens', 'revoke', 'ci', '--config', cfgFile]).code).toBe(0);
+    expect(run(['tokens', 'revoke', 'ci', '--config', cfgFile]).code).toBe(1);
+    const store2 = openSqliteStore(join(work, 'tokens-data', 'rackboot.db'));
+    try {
+      expect(await authenticateApiToken(store2.apiTokens, secret)).toBeNull();
+    } finally {
+      await store2.close();
+    }
+  }, 120_000);
+});
+
 describe('rackboot provision', () => {
   it('re-provisions a machine by name through the API, and refuses during an install with exit 3', async () => {
     const dataDir = join(work, 'prov-data');
@@ -98,9 +133,9 @@ describe('rackboot provision', () => {
       if (!input.ok) throw new Error(JSON.stringify(input.issues));
       const m = await svc.store.machines.create(input.machine);
       await svc.store.machines.transition(m.id, ['ready'], 'installed', null);
-      const run = (args: string[]) =>
+      const run = (args: string[], env: Record<string, string> = {}) =>
         new Promise<{ code: number | null; out: string }>((resolve) => {
-          const c = spawn(TSX, [MAIN, ...args], { cwd: work });
+          const c = spawn(TSX, [MAIN, ...args], { cwd: work, env: { ...process.env, ...env } });
           let out = '';
           c.stdout.on('data', (d: Buffer) => (out += d.toString()));
           c.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -116,6 +151,10 @@ describe('rackboot provision', () => {
       expect(refused.out).toContain('an install is already under way');
       const missing = await run(['provision', 'nope', '--server', `http://127.0.0.1:${port}`, '--config', cfgFile]);
       expect(missing.code).toBe(1);
+      // Without the data directory's admin token the API refuses, and the CLI says so.
+      const c = await run(['provision', m.id, '--server', `http://127.0.0.1:${port}`, '--config', cfgFile], { RACKBOOT_TOKEN: 'rbt_wrong' });
+      expect(c.code).toBe(1);
+      expect(c.out).toContain('provision refused (401)');
     } finally {
       await svc.stop();
     }

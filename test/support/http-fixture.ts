@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { pino } from 'pino';
+import { issueApiToken } from '../../server/access/api-tokens.js';
 import { bundledBootAssets } from '../../server/boot/assets-path.js';
 import { BootUrls } from '../../server/boot/boot-urls.js';
 import { REQUIRED_IPXE_BINARIES } from '../../server/boot/ipxe-binaries.js';
@@ -36,6 +37,11 @@ export interface HttpFixture {
   ipxeDir: string;
   /** Random contents of the fake iPXE binaries, by file name. */
   ipxeFiles: Record<string, Buffer>;
+  /** Secrets of an admin and a viewer API token. */
+  adminToken: string;
+  viewerToken: string;
+  /** The Authorization header for one of those tokens. */
+  auth(role?: 'admin' | 'viewer'): { authorization: string };
   /** Every timeline event recorded since the app was built, in order. */
   events: StoredEvent[];
   /** Writes a file under the artifact root (parents created) and returns its bytes. */
@@ -82,7 +88,9 @@ export async function buildHttpFixture(config: Record<string, unknown> = {}): Pr
     const lifecycle = new Lifecycle(store.machines, store.events, timeline, cfg.lifecycle, log);
     const userData = await ProfileUserData.load(cfg.profiles, join(bundledBootAssets(), 'templates'), urls);
     const blobHandles = new FileHandleCache();
-    const app = await buildHttpApp({ cfg, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs: new BlobStore(artifactsRoot), blobHandles });
+    const adminToken = (await issueApiToken(store.apiTokens, 'test-admin', 'admin')).secret;
+    const viewerToken = (await issueApiToken(store.apiTokens, 'test-viewer', 'viewer')).secret;
+    const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs: new BlobStore(artifactsRoot), blobHandles });
     await app.ready();
 
     return {
@@ -96,6 +104,9 @@ export async function buildHttpFixture(config: Record<string, unknown> = {}): Pr
       artifactsRoot,
       ipxeDir,
       ipxeFiles,
+      adminToken,
+      viewerToken,
+      auth: (role = 'admin') => ({ authorization: `Bearer ${role === 'admin' ? adminToken : viewerToken}` }),
       events,
       artifact(rel, data) {
         const p = join(artifactsRoot, rel);

@@ -1,7 +1,8 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
+import { ADMIN_TOKEN_FILE } from '../../server/access/api-tokens.js';
 import type { LabNetns } from '../lab/netns.js';
 import { waitUntil, type LabProcess, type ProcessRegistry } from '../lab/processes.js';
 
@@ -11,7 +12,9 @@ export interface RackbootInNetns {
   process: LabProcess;
   baseUrl: string;
   logFile: string;
-  /** Runs curl inside the namespace against the API; returns the parsed JSON body. */
+  /** The admin token rackboot wrote at first start (`<dataDir>/admin.token`). */
+  adminToken(): string;
+  /** Runs curl inside the namespace against the API with the admin token; returns the parsed JSON body. */
   api<T = unknown>(method: string, path: string, body?: { type: string; data: string }): Promise<{ status: number; body: T }>;
   stop(): Promise<void>;
 }
@@ -35,8 +38,11 @@ export async function startRackbootInNetns(opts: { ns: LabNetns; registry: Proce
   });
   const port = (opts.config.http as { port?: number } | undefined)?.port ?? 8080;
   const baseUrl = `http://${opts.ns.address}:${port}`;
+  const tokenFile = resolve(opts.workDir, (opts.config.dataDir as string | undefined) ?? './data', ADMIN_TOKEN_FILE);
+  const adminToken = () => readFileSync(tokenFile, 'utf8').trim();
   const api = async <T>(method: string, path: string, body?: { type: string; data: string }) => {
     const args = ['-sS', '-X', method, '-o', '-', '-w', '\n%{http_code}', `${baseUrl}${path}`];
+    if (path !== '/healthz') args.push('-H', `authorization: Bearer ${adminToken()}`);
     if (body) args.push('-H', `content-type: ${body.type}`, '--data-binary', '@-');
     const r = await opts.ns.exec('curl', args, { ...(body ? { input: body.data } : {}), allowFailure: true, timeoutMs: 20_000 });
     const cut = r.stdout.lastIndexOf('\n');
@@ -53,5 +59,5 @@ export async function startRackbootInNetns(opts: { ns: LabNetns; registry: Proce
     60_000,
     250,
   );
-  return { process, baseUrl, logFile, api, stop: async () => void (await process.stop()) };
+  return { process, baseUrl, logFile, adminToken, api, stop: async () => void (await process.stop()) };
 }

@@ -146,7 +146,7 @@ describe('per-machine script', () => {
 
 describe('phone-home', () => {
   async function timeline(): Promise<StoredEvent[]> {
-    const r = await get(`/api/v1/machines/${m.id}/events`);
+    const r = await get(`/api/v1/machines/${m.id}/events`, f.auth('viewer'));
     expect(r.statusCode).toBe(200);
     return (r.json() as { items: StoredEvent[] }).items;
   }

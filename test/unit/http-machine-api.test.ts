@@ -34,9 +34,10 @@ afterEach(async () => {
 });
 
 function send(method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, body?: unknown, headers: Record<string, string> = {}): Promise<LightMyRequestResponse> {
-  if (body === undefined) return f.app.inject({ method, url, headers });
-  if (typeof body === 'string') return f.app.inject({ method, url, payload: body, headers });
-  return f.app.inject({ method, url, payload: JSON.stringify(body), headers: { 'content-type': 'application/json', ...headers } });
+  const h = { ...f.auth(), ...headers };
+  if (body === undefined) return f.app.inject({ method, url, headers: h });
+  if (typeof body === 'string') return f.app.inject({ method, url, payload: body, headers: h });
+  return f.app.inject({ method, url, payload: JSON.stringify(body), headers: { 'content-type': 'application/json', ...h } });
 }
 
 /** Asserts an RFC 9457 problem response and returns its body. */
@@ -297,7 +298,7 @@ describe('POST /api/v1/machines/import', () => {
   const YAML = 'machines:\n  - name: y1\n    macs: [52:54:00:00:01:01]\n  - name: y2\n    macs: [52:54:00:00:01:02]\n    rack: r2\n';
 
   function importing(body: string, type: string): Promise<LightMyRequestResponse> {
-    return f.app.inject({ method: 'POST', url: `${API}/import`, payload: body, headers: { 'content-type': type } });
+    return f.app.inject({ method: 'POST', url: `${API}/import`, payload: body, headers: { 'content-type': type, ...f.auth() } });
   }
 
   it('imports CSV (201) and returns the count and machines', async () => {
@@ -362,7 +363,7 @@ describe('POST /api/v1/machines/import', () => {
       expect(p.status, type).toBe(415);
     }
     problem(await importing(JSON.stringify([{ name: 'j', macs: ['52:54:00:00:00:01'] }]), 'application/json'), 415);
-    problem(await f.app.inject({ method: 'POST', url: `${API}/import`, payload: CSV }), 415);
+    problem(await f.app.inject({ method: 'POST', url: `${API}/import`, payload: CSV, headers: f.auth() }), 415);
     expect(await count()).toBe(0);
   });
 
@@ -378,7 +379,7 @@ describe('errors and health', () => {
   it('answers unknown API routes and methods with problem+json', async () => {
     problem(await send('GET', '/api/v1/nothing'), 404);
     problem(await send('GET', '/api/v2/machines'), 404);
-    problem(await f.app.inject({ method: 'PUT', url: API }), 404);
+    problem(await f.app.inject({ method: 'PUT', url: API, headers: f.auth() }), 404);
   });
 
   it('answers an oversized body with 413 problem+json', async () => {

@@ -150,7 +150,7 @@ describe('install lifecycle through the boot paths', () => {
     const m = await f!.addMachine({ name: 'cp-5', macs: ['02:00:00:00:00:06'], disks: [DISKS[0]] });
     await f!.store.machines.transition(m.id, ['ready'], 'installed', null);
     const oldScript = f!.bootPath(m, '/script.ipxe');
-    const r = await f!.app.inject({ method: 'POST', url: `/api/v1/machines/${m.id}/provision` });
+    const r = await f!.app.inject({ method: 'POST', url: `/api/v1/machines/${m.id}/provision`, headers: f!.auth() });
     expect(r.statusCode).toBe(200);
     const fresh = (await f!.store.machines.get(m.id))!;
     expect(fresh.state).toBe('provisioning');
@@ -159,7 +159,7 @@ describe('install lifecycle through the boot paths', () => {
     expect((await get(f!.bootPath(fresh, '/script.ipxe'))).body).toContain('kernel ');
     expect(await state(m.id)).toBe('booting-installer');
     // No second provision while an install runs.
-    expect((await f!.app.inject({ method: 'POST', url: `/api/v1/machines/${m.id}/provision` })).statusCode).toBe(409);
+    expect((await f!.app.inject({ method: 'POST', url: `/api/v1/machines/${m.id}/provision`, headers: f!.auth() })).statusCode).toBe(409);
   });
 });
 

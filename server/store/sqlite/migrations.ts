@@ -91,4 +91,18 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX artifacts_sha256 ON artifacts(sha256);
     `,
   },
+  {
+    version: 4,
+    name: 'API tokens',
+    sql: `
+      CREATE TABLE api_tokens (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        role TEXT NOT NULL,
+        secret_sha256 TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        revoked_at TEXT
+      );
+    `,
+  },
 ];

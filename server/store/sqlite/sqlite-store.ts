@@ -8,6 +8,9 @@ import type { MachineState } from '../../lifecycle/states.js';
 import type { Artifact, NewArtifact } from '../../artifacts/artifact.js';
 import {
   StoreError,
+  type ApiRole,
+  type ApiToken,
+  type ApiTokenRepo,
   type ArtifactRepo,
   type EventRepo,
   type Lease,
@@ -58,6 +61,7 @@ export function openSqliteStore(path: string, migrations: Migration[] = MIGRATIO
   db.pragma('busy_timeout = 5000');
   migrate(db, migrations);
   return {
+    apiTokens: new SqliteApiTokens(db),
     artifacts: new SqliteArtifacts(db),
     machines: new SqliteMachines(db),
     leases: new SqliteLeases(db),
@@ -420,4 +424,45 @@ class SqliteArtifacts implements ArtifactRepo {
     const r = row as ArtifactRow;
     return { id: r.id, name: r.name, kind: r.kind as Artifact['kind'], sha256: r.sha256, size: r.size, source: r.source, meta: JSON.parse(r.meta) as Artifact['meta'], createdAt: r.created_at };
   }
+}
+
+interface ApiTokenRow {
+  id: string;
+  name: string;
+  role: string;
+  created_at: string;
+  revoked_at: string | null;
+}
+
+class SqliteApiTokens implements ApiTokenRepo {
+  constructor(private readonly db: Db) {}
+
+  async create(t: { name: string; role: ApiRole; secretSha256: string }): Promise<ApiToken> {
+    const token: ApiToken = { id: randomUUID(), name: t.name, role: t.role, createdAt: new Date().toISOString(), revokedAt: null };
+    try {
+      this.db.prepare('INSERT INTO api_tokens (id, name, role, secret_sha256, created_at) VALUES (?,?,?,?,?)').run(token.id, t.name, t.role, t.secretSha256, token.createdAt);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_UNIQUE') throw new StoreError('RB_CONFLICT', `a token named '${t.name}' already exists`);
+      throw e;
+    }
+    return token;
+  }
+
+  async findBySecretSha256(sha256: string): Promise<ApiToken | null> {
+    const r = this.db.prepare('SELECT * FROM api_tokens WHERE secret_sha256 = ? AND revoked_at IS NULL').get(sha256) as ApiTokenRow | undefined;
+    return r === undefined ? null : toApiToken(r);
+  }
+
+  async list(): Promise<ApiToken[]> {
+    return (this.db.prepare('SELECT * FROM api_tokens ORDER BY created_at, name').all() as ApiTokenRow[]).map(toApiToken);
+  }
+
+  async revoke(name: string): Promise<ApiToken | null> {
+    const r = this.db.prepare('UPDATE api_tokens SET revoked_at = ? WHERE name = ? AND revoked_at IS NULL RETURNING *').get(new Date().toISOString(), name) as ApiTokenRow | undefined;
+    return r === undefined ? null : toApiToken(r);
+  }
+}
+
+function toApiToken(r: ApiTokenRow): ApiToken {
+  return { id: r.id, name: r.name, role: r.role as ApiRole, createdAt: r.created_at, revokedAt: r.revoked_at };
 }

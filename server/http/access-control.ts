@@ -1,0 +1,54 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { authenticateApiToken } from '../access/api-tokens.js';
+import type { ApiToken, ApiTokenRepo } from '../store/types.js';
+import { sendProblem } from './problem.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** The API token that authorized this request; null on boot paths and open routes. */
+    principal: ApiToken | null;
+  }
+}
+
+const READ_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
+const OPEN_ROUTES: ReadonlySet<string> = new Set(['/healthz']);
+
+/**
+ * Boot paths carry the machine's capability token in the URL and check it themselves (boot-routes.ts);
+ * an API token does not open them, since only that capability is ever read there.
+ */
+function isMachinePath(path: string): boolean {
+  return path.startsWith('/boot/');
+}
+
+/**
+ * The one gate for everything outside the boot paths: a route added anywhere later is protected
+ * without opting in. Viewers may only read.
+ */
+export function installAccessControl(app: FastifyInstance, tokens: ApiTokenRepo): void {
+  app.decorateRequest('principal', null);
+  app.addHook('onRequest', async (req, reply) => {
+    const path = routePath(req);
+    if (OPEN_ROUTES.has(path) || isMachinePath(path)) return;
+    const m = /^Bearer +([!-~]+) *$/i.exec(req.headers.authorization ?? '');
+    if (m === null) {
+      reply.header('www-authenticate', 'Bearer realm="rackboot"');
+      return sendProblem(reply, 401, 'Unauthorized', 'send an API token in the header Authorization: Bearer <token>');
+    }
+    const token = await authenticateApiToken(tokens, m[1]!);
+    if (token === null) {
+      req.log.info({ remote: req.ip, url: path }, 'API request with an unknown or revoked token');
+      reply.header('www-authenticate', 'Bearer realm="rackboot", error="invalid_token"');
+      return sendProblem(reply, 401, 'Unauthorized', 'the API token is unknown or revoked');
+    }
+    if (token.role !== 'admin' && !READ_METHODS.has(req.method)) {
+      return sendProblem(reply, 403, 'Forbidden', `token '${token.name}' has role ${token.role}, which may only read (GET, HEAD)`);
+    }
+    req.principal = token;
+  });
+}
+
+/** The matched route's pattern, or for an unmatched request its path with duplicate slashes folded as the router does. */
+function routePath(req: FastifyRequest): string {
+  return req.routeOptions.url ?? req.url.split('?')[0]!.replace(/\/{2,}/g, '/');
+}
