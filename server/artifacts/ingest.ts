@@ -33,7 +33,8 @@ export interface IngestInput {
 }
 
 const REQUIRED = { kernel: '/boot/kernel', initrd: '/boot/initrd', squashfs: '/rootfs.squashfs' } as const;
-const GRUB_PATHS = ['/boot/grub2/grub.cfg', '/boot/grub/grub.cfg', '/EFI/BOOT/grub.cfg'];
+/** Where appliance ISOs keep the GRUB config that boots the installer. */
+export const GRUB_PATHS = ['/boot/grub2/grub.cfg', '/boot/grub/grub.cfg', '/EFI/BOOT/grub.cfg'];
 const SMALL_FILE = 1024 * 1024;
 const LISTING_LIMIT = 10_000;
 

@@ -45,6 +45,14 @@ export class BootUrls {
     return `${this.base(m)}/appliance/${encodeURIComponent(name)}/${file}`;
   }
 
+  /**
+   * The appliance ISO as this machine boots it whole (UEFI HTTP Boot, sanboot, BMC virtual media): its
+   * /config.yaml is the machine's user-data and its boot entries carry the machine's config_url.
+   */
+  machineIso(m: Pick<Machine, 'id' | 'tokenGeneration'>, name: string): string {
+    return `${this.base(m)}/appliance/${encodeURIComponent(name)}/machine.iso`;
+  }
+
   /** Profile artifact references are paths under the artifact root, or absolute URLs used as they are. */
   artifact(m: Pick<Machine, 'id' | 'tokenGeneration'>, ref: string): string {
     if (/^https?:\/\//.test(ref)) return ref;

@@ -24,7 +24,7 @@ export function renderIpxeScript(m: Machine, plan: BootPlan, ctx: ScriptContext,
     // A virtual-media machine boots from the BMC's CD; its network boot falls through to it.
     if (p.method === 'virtual-media') return localDisk(m, 'this profile boots from BMC virtual media', ctx);
     if (p.method === 'sanboot' || p.method === 'http-iso') {
-      return ctx.templates.sanboot.render({ name: m.name, isoUrl: ctx.urls.appliance(m, appliance.name, 'appliance.iso'), retries });
+      return ctx.templates.sanboot.render({ name: m.name, isoUrl: ctx.urls.machineIso(m, appliance.name), retries });
     }
     const cmdline = [
       ...appliance.meta.netbootArgs,

@@ -17,9 +17,11 @@ export type FirstStage =
  */
 export function chooseFirstStage(c: DhcpClient, m: Machine, urls: BootUrls, boot: ResolvedConfig['boot'], profile: ProfileConfig | null = null): FirstStage {
   if (c.ipxe) return { kind: 'script', url: urls.script(m) };
-  // http-iso: UEFI HTTP Boot loads the whole appliance ISO into a RAM disk, no iPXE involved.
+  // http-iso: UEFI HTTP Boot loads the machine's view of the appliance ISO into a RAM disk, no iPXE
+  // involved. `profile` is only given while the plan is to boot the installer; once installed, the
+  // client gets iPXE below, whose script sends it to the disk.
   if (c.httpBoot && profile?.method === 'http-iso' && profile.appliance !== undefined) {
-    return { kind: 'http', url: urls.appliance(m, profile.appliance, 'appliance.iso'), binary: 'appliance.iso' };
+    return { kind: 'http', url: urls.machineIso(m, profile.appliance), binary: 'machine.iso' };
   }
   if (c.arch === null) return { kind: 'unsupported', reason: 'no client architecture in option 93 or option 60' };
   const binary = binaryFor(c.arch, boot);

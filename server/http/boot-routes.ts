@@ -18,7 +18,8 @@ import type { Artifact } from '../artifacts/artifact.js';
 import { APPLIANCE_FILES, type ApplianceFile } from '../boot/boot-urls.js';
 import type { FileHandleCache, FileOpener } from './file-handle-cache.js';
 import type { Timeline } from '../timeline/recorder.js';
-import { resolveInside, sendFile } from './send-file.js';
+import { resolveInside, sendFile, sendSegments, type SegmentedFile } from './send-file.js';
+import { machineIso, type MachineIsoResult } from '../boot/machine-iso.js';
 import { buildIso } from '../iso9660/writer.js';
 
 export interface BootRouteDeps {
@@ -194,6 +195,41 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
   };
   app.route({ method: ['GET', 'HEAD'], url: '/boot/:id/:token/files/*', handler: artifact, exposeHeadRoute: false });
 
+  // Per-machine views of appliance ISOs, by machine record version and ISO: a sanboot or a BMC reads
+  // one with hundreds of Range requests, and the layout needs a walk of the ISO's directory trees.
+  const machineIsos = new Map<string, Promise<MachineIsoResult>>();
+  const machineIsoFile = async (req: FastifyRequest<{ Params: BootParams & { name: string } }>, reply: FastifyReply) => {
+    let m = req.machine!;
+    const a = await deps.artifacts.findByName(req.params.name);
+    if (a === null) return reply.code(404).type('text/plain').send('not found\n');
+    const key = `${m.id}:${m.tokenGeneration}:${m.updatedAt}:${a.sha256}`;
+    let pending = machineIsos.get(key);
+    if (pending === undefined) {
+      const rendered = renderFor(m);
+      if (!rendered.ok) return reply.code(rendered.status).type('text/plain').send(`${rendered.reason}\n`);
+      pending = machineIso(deps.blobs.pathOf(a.sha256), a, rendered.text, deps.urls.userData(m));
+      if (machineIsos.size >= 256) machineIsos.delete(machineIsos.keys().next().value!);
+      machineIsos.set(key, pending);
+    }
+    const built = await pending;
+    if (!built.ok) {
+      machineIsos.delete(key);
+      req.log.error({ id: m.id, artifact: a.name, code: built.code }, `machine ISO not built: ${built.reason}`);
+      await deps.timeline.record({ machineId: m.id, mac: null, source: 'http', kind: 'machine-iso.refused', outcome: 'error', message: `machine.iso of ${a.name} not built: ${built.reason}`, detail: { code: built.code } });
+      return reply.code(500).type('text/plain').send('machine ISO could not be built\n');
+    }
+    // UEFI HTTP Boot fetches the ISO without any script: this download is the installer boot.
+    if (req.method === 'GET' && STARTS_INSTALLER.has(m.state)) {
+      const plan = planBoot(m, deps.cfg);
+      if (plan.kind === 'netboot') {
+        const moved = await deps.lifecycle.move(m.id, 'booting-installer', `installer ISO served (profile ${plan.profileName}, ${plan.profile.method ?? 'netboot'})`);
+        if (moved.ok) m = moved.machine;
+      }
+    }
+    await serveTracked(req, reply, deps.blobs.pathOf(a.sha256), 'appliance', `${a.name}/machine.iso`, deps.blobHandles.open, { ...built.iso.image, etag: built.iso.etag });
+  };
+  app.route({ method: ['GET', 'HEAD'], url: '/boot/:id/:token/appliance/:name/machine.iso', handler: machineIsoFile, exposeHeadRoute: false });
+
   const applianceFile = async (req: FastifyRequest<{ Params: BootParams & { name: string; file: string } }>, reply: FastifyReply) => {
     const a = await deps.artifacts.findByName(req.params.name);
     const file = req.params.file as ApplianceFile;
@@ -245,11 +281,11 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
   }
 
   /** Range reads from sanboot and BMCs come by the hundred; only whole fetches and first reads reach the timeline. */
-  async function serveTracked(req: FastifyRequest, reply: FastifyReply, path: string, what: string, name: string, open?: FileOpener): Promise<void> {
+  async function serveTracked(req: FastifyRequest, reply: FastifyReply, path: string, what: string, name: string, open?: FileOpener, view?: SegmentedFile): Promise<void> {
     const m = req.machine!;
     const started = Date.now();
     if (name.endsWith('.iso')) reply.header('content-type', 'application/vnd.efi-iso');
-    const sent = await sendFile(req, reply, path, open);
+    const sent = view === undefined ? await sendFile(req, reply, path, open) : await sendSegments(req, reply, path, view, open);
     // 304 and 416 send no file: recording them as fetched would put a false 'sent' on the timeline.
     if (sent === null || req.method === 'HEAD' || sent.status >= 300 || (sent.range !== null && sent.range.start !== 0)) return;
     const done = () => {

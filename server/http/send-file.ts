@@ -4,7 +4,7 @@ import { extname, isAbsolute, relative, resolve, sep } from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
 import { parseRange } from './byte-range.js';
-import { openPerRequest, type FileOpener } from './file-handle-cache.js';
+import { openPerRequest, type FileOpener, type OpenedFile } from './file-handle-cache.js';
 
 const CONTENT_TYPES: Record<string, string> = {
   '.efi': 'application/efi',
@@ -43,6 +43,18 @@ export interface SentFile {
   range: { start: number; end: number } | null;
 }
 
+/** A piece of a response body: a range of the opened file, or bytes held in memory. */
+export type BodySegment = { kind: 'base'; offset: number; length: number } | { kind: 'bytes'; data: Buffer };
+
+/** A virtual file made of segments over one base file (e.g. a remastered ISO), with its own validator. */
+export interface SegmentedFile {
+  size: number;
+  /** Size the base file must have; any other size means the layout is stale. */
+  baseSize: number;
+  segments: readonly BodySegment[];
+  etag: string;
+}
+
 /**
  * Sends a regular file with HEAD, Range, If-Range, If-None-Match and a strong ETag. No redirects ever
  * (UEFI HTTP Boot does not follow them) and no buffering of the whole file.
@@ -54,9 +66,26 @@ export async function sendFile(req: FastifyRequest, reply: FastifyReply, path: s
     await reply.code(404).type('text/plain').send('not found\n');
     return null;
   }
+  const { stat: st } = opened;
+  const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+  return sendOpened(req, reply, path, opened, { size: st.size, baseSize: st.size, segments: [{ kind: 'base', offset: 0, length: st.size }], etag });
+}
+
+/** Sends a segmented view of the file at basePath with exactly sendFile's semantics and body pump. */
+export async function sendSegments(req: FastifyRequest, reply: FastifyReply, basePath: string, view: SegmentedFile, openFile: FileOpener = openPerRequest): Promise<SentFile | null> {
+  const opened = await openFile(basePath);
+  if (opened === null || !opened.stat.isFile() || opened.stat.size !== view.baseSize) {
+    if (opened !== null) req.log.error({ path: basePath, size: opened.stat.size, expected: view.baseSize }, 'base file of a segmented view changed size');
+    opened?.release();
+    await reply.code(404).type('text/plain').send('not found\n');
+    return null;
+  }
+  return sendOpened(req, reply, basePath, opened, view);
+}
+
+async function sendOpened(req: FastifyRequest, reply: FastifyReply, path: string, opened: OpenedFile, view: SegmentedFile): Promise<SentFile> {
   const { fh, stat: st, release } = opened;
-  const size = st.size;
-  const etag = `"${size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
+  const { size, etag } = view;
   reply.header('accept-ranges', 'bytes');
   reply.header('etag', etag);
   reply.header('last-modified', st.mtime.toUTCString());
@@ -88,8 +117,63 @@ export async function sendFile(req: FastifyRequest, reply: FastifyReply, path: s
     await reply.send();
     return { status, bytes: 0, size, range: status === 206 ? { start, end } : null };
   }
-  await reply.send(new FileBody(fh, start, end, release));
+  await reply.send(new FileBody(new SegmentReader(fh, view.segments), start, end, release));
   return { status, bytes: length, size, range: status === 206 ? { start, end } : null };
+}
+
+/** Reads a byte range of a segmented view into a caller's buffer: file ranges by pread, the rest by copy. */
+class SegmentReader {
+  private readonly starts: number[] = [];
+
+  constructor(
+    private readonly fh: FileHandle,
+    private readonly segments: readonly BodySegment[],
+  ) {
+    let at = 0;
+    for (const s of segments) {
+      this.starts.push(at);
+      at += s.kind === 'base' ? s.length : s.data.length;
+    }
+  }
+
+  /** Index of the segment holding byte `pos` (binary search: a view has few segments, but a file one). */
+  private indexOf(pos: number): number {
+    let lo = 0;
+    let hi = this.starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (this.starts[mid]! <= pos) lo = mid;
+      else hi = mid - 1;
+    }
+    return lo;
+  }
+
+  /** Fills buf[0..n) from byte `pos`; fewer bytes only when the file ends early. */
+  async read(buf: Buffer, n: number, pos: number): Promise<number> {
+    let got = 0;
+    let i = this.indexOf(pos);
+    while (got < n && i < this.segments.length) {
+      const s = this.segments[i]!;
+      const within = pos + got - this.starts[i]!;
+      const segLength = s.kind === 'base' ? s.length : s.data.length;
+      const take = Math.min(n - got, segLength - within);
+      if (take <= 0) {
+        i++;
+        continue;
+      }
+      if (s.kind === 'bytes') {
+        s.data.copy(buf, got, within, within + take);
+        got += take;
+      } else {
+        const { bytesRead } = await this.fh.read(buf, got, take, s.offset + within);
+        if (bytesRead === 0) return got;
+        got += bytesRead;
+        if (bytesRead < take) continue;
+      }
+      i++;
+    }
+    return got;
+  }
 }
 
 // 512 KiB: at 64 concurrent 1 GiB downloads on 2 cores, 256 KiB spent a quarter of the CPU on
@@ -121,7 +205,7 @@ class FileBody extends Readable {
   private pumping = false;
 
   constructor(
-    private readonly fh: FileHandle,
+    private readonly src: SegmentReader,
     start: number,
     private readonly last: number,
     private readonly release: () => void,
@@ -136,8 +220,9 @@ class FileBody extends Readable {
       this.push(null);
       return;
     }
-    this.fh.read(Buffer.allocUnsafe(n), 0, n, this.pos).then(
-      ({ bytesRead, buffer }) => {
+    const buffer = Buffer.allocUnsafe(n);
+    this.src.read(buffer, n, this.pos).then(
+      (bytesRead) => {
         if (bytesRead === 0) return this.destroy(new Error('file shrank while being sent'));
         this.pos += bytesRead;
         this.push(bytesRead === n ? buffer : buffer.subarray(0, bytesRead));
@@ -183,7 +268,7 @@ class FileBody extends Readable {
           return;
         }
         const n = Math.min(buf.length, this.last + 1 - this.pos);
-        const { bytesRead } = await this.fh.read(buf, 0, n, this.pos);
+        const bytesRead = await this.src.read(buf, n, this.pos);
         if (gone()) {
           giveBuffer(buf);
           return;

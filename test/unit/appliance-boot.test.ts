@@ -5,12 +5,17 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { BlobStore } from '../../server/artifacts/blob-store.js';
 import { ingestApplianceIso } from '../../server/artifacts/ingest.js';
 import { chooseFirstStage } from '../../server/dhcp/first-stage.js';
+import { planBoot } from '../../server/boot/boot-plan.js';
+import { openIsoBuffer } from '../../server/iso9660/reader.js';
 import { classify } from '../../server/dhcp/classify.js';
 import { decodePacket } from '../../server/dhcp/packet.js';
 import { buildHttpFixture, type HttpFixture } from '../support/http-fixture.js';
 import { edk2HttpDiscover } from '../fixtures/dhcp/synthetic.js';
 
 const GRUB = 'set args="cdroot root=live:CDLABEL=COS_LIVE rd.live.dir=/ net.ifnames=1 rd.immucore.sysrootwait=600"\nmenuentry "Palette eXtended Kubernetes Edge Installer" {\n  linux /boot/kernel $args nodepair.enable\n  initrd /boot/initrd\n}\n';
+
+const CONFIG = '#cloud-config\ninstall:\n  auto: false\n';
+const ISOLINUX = 'DEFAULT live\nLABEL live\n  KERNEL /boot/kernel\n  APPEND initrd=/boot/initrd cdroot\nLABEL memtest\n  KERNEL /boot/memtest\n';
 
 let f: HttpFixture | null = null;
 afterEach(async () => {
@@ -26,6 +31,9 @@ async function withAppliance(method: string) {
   writeFileSync(join(tree, 'boot', 'initrd'), Buffer.alloc(50_000, 0x49));
   writeFileSync(join(tree, 'rootfs.squashfs'), Buffer.alloc(400_000, 0x53));
   writeFileSync(join(tree, 'boot', 'grub2', 'grub.cfg'), GRUB);
+  writeFileSync(join(tree, 'config.yaml'), CONFIG);
+  mkdirSync(join(tree, 'isolinux'));
+  writeFileSync(join(tree, 'isolinux', 'isolinux.cfg'), ISOLINUX);
   const iso = join(f.dir, 'palette.iso');
   execFileSync('xorriso', ['-as', 'mkisofs', '-quiet', '-o', iso, '-V', 'COS_LIVE', '-R', '-J', tree], { stdio: 'ignore' });
   const r = await ingestApplianceIso(f.store.artifacts, new BlobStore(f.artifactsRoot), { path: iso, source: iso, name: 'palette-1' });
@@ -55,30 +63,114 @@ describe('appliance profiles', () => {
     expect((await f!.app.inject({ url: f!.bootPath(m, '/appliance/other/kernel') })).statusCode).toBe(404);
   });
 
-  it('sanboot: the script SAN-boots the whole ISO, served with Range under its boot media type', async () => {
+  it('sanboot: the script SAN-boots the machine ISO, served with Range under its boot media type', async () => {
     const { m, iso } = await withAppliance('sanboot');
     const script = (await f!.app.inject({ url: f!.bootPath(m, '/script.ipxe') })).body;
-    const url = `${f!.urls.base(m)}/appliance/palette-1/appliance.iso`;
+    const url = f!.urls.machineIso(m, 'palette-1');
+    expect(url).toBe(`${f!.urls.base(m)}/appliance/palette-1/machine.iso`);
     expect(script).toContain(`sanboot --no-describe ${url} || goto retry`);
-    const path = f!.bootPath(m, '/appliance/palette-1/appliance.iso');
+    const path = f!.bootPath(m, '/appliance/palette-1/machine.iso');
     const head = await f!.app.inject({ method: 'HEAD', url: path });
+    expect(head.statusCode).toBe(200);
     expect(head.headers['content-type']).toBe('application/vnd.efi-iso');
-    expect(head.headers['content-length']).toBe(String(iso.length));
+    expect(head.headers['accept-ranges']).toBe('bytes');
+    const size = Number(head.headers['content-length']);
+    expect(size % 2048).toBe(0);
+    expect(size).toBeGreaterThan(iso.length);
     const parts: Buffer[] = [];
-    for (let off = 0; off < iso.length; off += 65_536) {
-      const r = await f!.app.inject({ url: path, headers: { range: `bytes=${off}-${Math.min(off + 65_535, iso.length - 1)}` } });
+    for (let off = 0; off < size; off += 65_536) {
+      const r = await f!.app.inject({ url: path, headers: { range: `bytes=${off}-${Math.min(off + 65_535, size - 1)}` } });
       expect(r.statusCode).toBe(206);
+      expect(r.headers['content-range']).toBe(`bytes ${off}-${Math.min(off + 65_535, size - 1)}/${size}`);
       parts.push(r.rawPayload);
     }
-    expect(Buffer.concat(parts).equals(iso)).toBe(true);
+    const whole = await f!.app.inject({ url: path });
+    expect(whole.statusCode).toBe(200);
+    expect(whole.rawPayload.equals(Buffer.concat(parts))).toBe(true);
+
+    // Read back with the ISO reader: the machine's user-data and config_url, everything else untouched.
+    const r = await openIsoBuffer(whole.rawPayload);
+    if (!r.ok) throw new Error(r.reason);
+    const read = async (p: string) => {
+      const x = await r.iso.readFile(p, { maxBytes: 1 << 20 });
+      if (!x.ok) throw new Error(x.reason);
+      return x.data;
+    };
+    const userData = (await f!.app.inject({ url: f!.bootPath(m, '/user-data') })).body;
+    expect((await read('/config.yaml')).toString()).toBe(userData);
+    const arg = `config_url=${f!.urls.userData(m)}`;
+    expect((await read('/boot/grub2/grub.cfg')).toString()).toBe(GRUB.replace('nodepair.enable', `nodepair.enable ${arg}`));
+    expect((await read('/isolinux/isolinux.cfg')).toString()).toBe(ISOLINUX.replace('cdroot', `cdroot ${arg}`));
+    expect((await read('/boot/kernel')).equals(Buffer.alloc(100_000, 0x4b))).toBe(true);
+    expect((await read('/rootfs.squashfs')).equals(Buffer.alloc(400_000, 0x53))).toBe(true);
+    await r.iso.close();
+
+    // The pristine ISO stays served as it is (benchmarks, BMCs with a separate cidata slot).
+    const pristine = await f!.app.inject({ url: f!.bootPath(m, '/appliance/palette-1/appliance.iso') });
+    expect(pristine.rawPayload.equals(iso)).toBe(true);
   });
 
-  it('http-iso: UEFI HTTP Boot clients are handed the ISO URL itself', async () => {
+  it('machine.iso: validators follow the machine config, If-Range and If-None-Match as for files', async () => {
+    const { m } = await withAppliance('sanboot');
+    const path = f!.bootPath(m, '/appliance/palette-1/machine.iso');
+    const first = await f!.app.inject({ method: 'HEAD', url: path });
+    const etag = first.headers.etag as string;
+    expect(etag).toMatch(/^"m-[0-9a-f]{32}"$/);
+    expect((await f!.app.inject({ method: 'HEAD', url: path })).headers.etag).toBe(etag);
+    expect((await f!.app.inject({ url: path, headers: { 'if-none-match': etag } })).statusCode).toBe(304);
+    const ranged = await f!.app.inject({ url: path, headers: { range: 'bytes=32768-32799', 'if-range': etag } });
+    expect(ranged.statusCode).toBe(206);
+    expect(ranged.rawPayload.subarray(1, 6).toString()).toBe('CD001');
+    expect((await f!.app.inject({ url: path, headers: { range: 'bytes=0-9', 'if-range': '"stale"' } })).statusCode).toBe(200);
+    const size = Number(first.headers['content-length']);
+    const beyond = await f!.app.inject({ url: path, headers: { range: `bytes=${size}-` } });
+    expect(beyond.statusCode).toBe(416);
+    expect(beyond.headers['content-range']).toBe(`bytes */${size}`);
+
+    await f!.store.machines.update(m.id, { network: { hostname: 'renamed-cp-1' } } as never);
+    const after = await f!.app.inject({ method: 'HEAD', url: path });
+    expect(after.headers.etag).not.toBe(etag);
+    const stale = await f!.app.inject({ url: path, headers: { range: 'bytes=0-9', 'if-range': etag } });
+    expect(stale.statusCode).toBe(200);
+    const whole = await openIsoBuffer(stale.rawPayload);
+    if (!whole.ok) throw new Error(whole.reason);
+    const cfg = await whole.iso.readFile('/config.yaml', { maxBytes: 1 << 20 });
+    expect(cfg.ok && cfg.data.toString()).toContain('renamed-cp-1');
+    await whole.iso.close();
+    expect((await f!.app.inject({ url: f!.bootPath(m, '/appliance/other/machine.iso') })).statusCode).toBe(404);
+    expect((await f!.app.inject({ url: `/boot/${m.id}/bad-token/appliance/palette-1/machine.iso` })).statusCode).toBe(404);
+  });
+
+  it('http-iso: UEFI HTTP Boot gets the machine ISO until installed, then the iPXE binary whose script boots the disk', async () => {
     const { m } = await withAppliance('http-iso');
     const d = decodePacket(edk2HttpDiscover());
     if (!d.ok) throw new Error(d.reason);
-    const stage = chooseFirstStage(classify(d.packet)!, m, f!.urls, f!.cfg.boot, f!.cfg.profiles.pal!);
-    expect(stage).toEqual({ kind: 'http', url: `${f!.urls.base(m)}/appliance/palette-1/appliance.iso`, binary: 'appliance.iso' });
+    const client = classify(d.packet)!;
+    const stageFor = async () => {
+      const now = (await f!.store.machines.get(m.id))!;
+      const plan = planBoot(now, f!.cfg);
+      return chooseFirstStage(client, now, f!.urls, f!.cfg.boot, plan.kind === 'netboot' ? plan.profile : null);
+    };
+    expect(await stageFor()).toEqual({ kind: 'http', url: `${f!.urls.base(m)}/appliance/palette-1/machine.iso`, binary: 'machine.iso' });
+
+    // HEAD (firmware sizing its RAM disk) changes nothing; the GET is the installer boot.
+    await f!.app.inject({ method: 'HEAD', url: f!.bootPath(m, '/appliance/palette-1/machine.iso') });
+    expect((await f!.store.machines.get(m.id))!.state).not.toBe('booting-installer');
+    const got = await f!.app.inject({ url: f!.bootPath(m, '/appliance/palette-1/machine.iso') });
+    expect(got.statusCode).toBe(200);
+    expect((await f!.store.machines.get(m.id))!.state).toBe('booting-installer');
+    expect((await f!.app.inject({ method: 'POST', url: f!.bootPath(m, '/callback/install-start') })).statusCode).toBe(200);
+    expect((await f!.app.inject({ method: 'POST', url: f!.bootPath(m, '/callback/install-done') })).statusCode).toBe(200);
+    expect((await f!.store.machines.get(m.id))!.state).toBe('installed');
+
+    const second = await stageFor();
+    expect(second).toEqual({ kind: 'http', url: f!.urls.firstStage(m, f!.cfg.boot.uefiBinary), binary: f!.cfg.boot.uefiBinary });
+    const script = (await f!.app.inject({ url: f!.bootPath(m, '/script.ipxe') })).body;
+    expect(script).toContain('exit 1');
+    expect(script).not.toContain('machine.iso');
+    // Fetching the ISO again (a stale boot entry) never moves an installed machine back.
+    await f!.app.inject({ url: f!.bootPath(m, '/appliance/palette-1/machine.iso') });
+    expect((await f!.store.machines.get(m.id))!.state).toBe('installed');
   });
 
   it('virtual-media: a network boot falls through to the BMC CD', async () => {
@@ -126,5 +218,31 @@ describe('file bodies over a real socket', () => {
     }
     const whole = Buffer.from(await (await fetch(url)).arrayBuffer());
     expect(whole.equals(data)).toBe(true);
+  }, 60_000);
+
+  it('sends a remastered machine ISO through the same pump, ranges crossing patched and appended segments', async () => {
+    const { m } = await withAppliance('sanboot');
+    const path = f!.bootPath(m, '/appliance/palette-1/machine.iso');
+    const expected = (await f!.app.inject({ url: path })).rawPayload;
+    await f!.app.listen({ host: '127.0.0.1', port: 0 });
+    const port = (f!.app.server.address() as { port: number }).port;
+    const url = `http://127.0.0.1:${port}${path}`;
+    let seed = 11;
+    const rand = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) % n);
+    // Start near the descriptors, the directories and the appended files, where segments meet.
+    const anchors = [32_768, 36_864, expected.length - 6000, 0];
+    const ranges = Array.from({ length: 40 }, (_, i) => {
+      const start = Math.max(0, anchors[i % anchors.length]! - rand(5000));
+      return [start, Math.min(expected.length - 1, start + rand(1_200_000))] as const;
+    });
+    const bodies = await Promise.all(
+      ranges.map(async ([a, b]) => {
+        const r = await fetch(url, { headers: { range: `bytes=${a}-${b}` } });
+        expect(r.status).toBe(206);
+        return Buffer.from(await r.arrayBuffer());
+      }),
+    );
+    bodies.forEach((body, i) => expect(body.equals(expected.subarray(ranges[i]![0], ranges[i]![1] + 1)), `range ${ranges[i]}`).toBe(true));
+    expect(Buffer.from(await (await fetch(url)).arrayBuffer()).equals(expected)).toBe(true);
   }, 60_000);
 });
