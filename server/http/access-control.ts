@@ -14,11 +14,12 @@ const READ_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
 const OPEN_ROUTES: ReadonlySet<string> = new Set(['/healthz']);
 
 /**
- * Boot paths carry the machine's capability token in the URL and check it themselves (boot-routes.ts);
- * an API token does not open them, since only that capability is ever read there.
+ * Routes that take no API token: health, and the boot paths, which carry the machine's capability
+ * token in the URL and check it themselves (boot-routes.ts). An API token does not open a boot path,
+ * since only that capability is ever read there.
  */
-function isMachinePath(path: string): boolean {
-  return path.startsWith('/boot/');
+export function isOpenPath(path: string): boolean {
+  return OPEN_ROUTES.has(path) || path.startsWith('/boot/');
 }
 
 /**
@@ -29,7 +30,7 @@ export function installAccessControl(app: FastifyInstance, tokens: ApiTokenRepo)
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (req, reply) => {
     const path = routePath(req);
-    if (OPEN_ROUTES.has(path) || isMachinePath(path)) return;
+    if (isOpenPath(path)) return;
     const m = /^Bearer +([!-~]+) *$/i.exec(req.headers.authorization ?? '');
     if (m === null) {
       reply.header('www-authenticate', 'Bearer realm="rackboot"');

@@ -1,7 +1,10 @@
+import { Type } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import type { ApiTokenRepo } from '../store/types.js';
 import { installAccessControl } from './access-control.js';
+import { addApiSchemas } from './api-schemas.js';
+import { registerOpenApi } from './openapi.js';
 import { bootRoutes, type BootRouteDeps } from './boot-routes.js';
 import { machineRoutes, type MachineRouteDeps } from './machine-routes.js';
 import { installProblemHandlers } from './problem.js';
@@ -19,9 +22,12 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
     ajv: { customOptions: { coerceTypes: true, useDefaults: true, removeAdditional: false } },
   });
   installProblemHandlers(app);
-  // Before any route: every route registered after this, by any module, sits behind the gate.
+  addApiSchemas(app);
+  // Before any route: every route registered after this, by any module, sits behind the gate and is
+  // described in the OpenAPI document.
   installAccessControl(app, deps.apiTokens);
-  app.get('/healthz', async () => ({ ok: true }));
+  await registerOpenApi(app);
+  app.get('/healthz', { schema: { tags: ['meta'], summary: 'Liveness', response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }));
   await app.register(async (scope) => bootRoutes(scope, deps));
   await app.register(async (scope) => machineRoutes(scope, deps));
   return app;

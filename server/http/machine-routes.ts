@@ -6,10 +6,12 @@ import type { InventoryFormat } from '../inventory/inventory-file.js';
 import { MachineInputSchema, MachineStateSchema, type Machine } from '../inventory/machine.js';
 import { normalizeMachineInput } from '../inventory/normalize.js';
 import type { MachineState } from '../lifecycle/states.js';
-import { StoreError, type EventRepo, type MachinePatch, type MachineRepo } from '../store/types.js';
+import { StoreError, type EventRepo, type MachineFilter, type MachinePatch, type MachineRepo } from '../store/types.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { Timeline } from '../timeline/recorder.js';
 import { dottedPath } from '../schema/issue-path.js';
+import { Pagination, pageOf, ref } from './api-schemas.js';
+import { problemResponses } from './openapi.js';
 import { sendProblem } from './problem.js';
 
 export interface MachineRouteDeps {
@@ -19,16 +21,24 @@ export interface MachineRouteDeps {
   lifecycle: Lifecycle;
 }
 
-const ListQuery = Type.Object({
-  state: Type.Optional(MachineStateSchema),
-  tag: Type.Optional(Type.String()),
-  rack: Type.Optional(Type.String()),
-  limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
-  offset: Type.Integer({ minimum: 0, default: 0 }),
-});
+const ListQuery = Type.Object(
+  {
+    state: Type.Optional(MachineStateSchema),
+    tag: Type.Optional(Type.String({ description: 'machines carrying this tag' })),
+    rack: Type.Optional(Type.String()),
+    role: Type.Optional(Type.String()),
+    profile: Type.Optional(Type.String()),
+    bmcVendor: Type.Optional(Type.String({ description: 'BMC vendor, case-insensitive' })),
+    ...Pagination,
+  },
+  { additionalProperties: false },
+);
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f-]{36}$' }) });
-const EventsQuery = Type.Object({ after: Type.Integer({ minimum: 0, default: 0 }), limit: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }) });
+const EventsQuery = Type.Object({ after: Type.Integer({ minimum: 0, default: 0, description: 'events after this id' }), limit: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }) });
 const PatchBody = Type.Composite([Type.Partial(MachineInputSchema), Type.Object({ state: Type.Optional(MachineStateSchema) })], { additionalProperties: false });
+const ImportResult = Type.Object({ created: Type.Integer(), items: Type.Array(ref('Machine')) });
+const EventPage = Type.Object({ items: Type.Array(ref('TimelineEvent')), next: Type.Integer({ description: 'pass as `after` for the next page' }) });
+const tags = ['machines'];
 
 const INVENTORY_TYPES: Record<string, InventoryFormat> = {
   'text/csv': 'csv',
@@ -42,13 +52,13 @@ export async function machineRoutes(app: FastifyInstance, deps: MachineRouteDeps
     app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: 16 * 1024 * 1024 }, (_req, body, done) => done(null, body));
   }
 
-  app.get('/api/v1/machines', { schema: { querystring: ListQuery } }, async (req) => {
-    const q = req.query as { state?: MachineState; tag?: string; rack?: string; limit: number; offset: number };
+  app.get('/api/v1/machines', { schema: { tags, summary: 'List machines, filtered and paginated', querystring: ListQuery, response: { 200: pageOf(ref('Machine')), ...problemResponses(400) } } }, async (req) => {
+    const q = req.query as MachineFilter & { limit: number; offset: number };
     const { items, total } = await deps.machines.list(q);
     return { items, total, limit: q.limit, offset: q.offset };
   });
 
-  app.post('/api/v1/machines', async (req, reply) => {
+  app.post('/api/v1/machines', { schema: { tags, summary: 'Add a machine', response: { 201: ref('Machine'), ...problemResponses(400, 409, 413, 415, 422) } }, config: { documentedBody: { 'application/json': MachineInputSchema } } }, async (req, reply) => {
     const r = normalizeMachineInput(req.body);
     if (!r.ok) return sendProblem(reply, 422, 'Invalid machine', 'the machine record has invalid fields', r.issues);
     try {
@@ -61,7 +71,8 @@ export async function machineRoutes(app: FastifyInstance, deps: MachineRouteDeps
     }
   });
 
-  app.post('/api/v1/machines/import', async (req, reply) => {
+  const importBody = Type.String({ description: 'CSV with a header row, or YAML: a list of machines or `machines:` holding one' });
+  app.post('/api/v1/machines/import', { schema: { tags, summary: 'Import an inventory file, all or nothing', response: { 201: ImportResult, ...problemResponses(400, 413, 415, 422) } }, config: { documentedBody: { 'text/csv': importBody, 'application/yaml': importBody } } }, async (req, reply) => {
     const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
     const format = INVENTORY_TYPES[type];
     if (format === undefined || typeof req.body !== 'string') {
@@ -74,12 +85,12 @@ export async function machineRoutes(app: FastifyInstance, deps: MachineRouteDeps
     return reply.code(201).send({ created: r.created.length, items: r.created });
   });
 
-  app.get('/api/v1/machines/:id', { schema: { params: IdParams } }, async (req, reply) => {
+  app.get('/api/v1/machines/:id', { schema: { tags, summary: 'One machine', params: IdParams, response: { 200: ref('Machine'), ...problemResponses(400, 404) } } }, async (req, reply) => {
     const m = await deps.machines.get((req.params as { id: string }).id);
     return m ?? sendProblem(reply, 404, 'Not found', 'no such machine');
   });
 
-  app.patch('/api/v1/machines/:id', { schema: { params: IdParams } }, async (req, reply) => {
+  app.patch('/api/v1/machines/:id', { schema: { tags, summary: 'Change fields or the state of a machine', params: IdParams, response: { 200: ref('Machine'), ...problemResponses(400, 404, 409, 413, 415, 422) } }, config: { documentedBody: { 'application/json': PatchBody } } }, async (req, reply) => {
     const id = (req.params as { id: string }).id;
     const cur = await deps.machines.get(id);
     if (cur === null) return sendProblem(reply, 404, 'Not found', 'no such machine');
@@ -104,18 +115,18 @@ export async function machineRoutes(app: FastifyInstance, deps: MachineRouteDeps
     }
   });
 
-  app.post('/api/v1/machines/:id/provision', { schema: { params: IdParams } }, async (req, reply) => {
+  app.post('/api/v1/machines/:id/provision', { schema: { tags, summary: 'Install the machine again; earlier boot URLs stop working', params: IdParams, response: { 200: ref('Machine'), ...problemResponses(400, 404, 409) } } }, async (req, reply) => {
     const r = await deps.lifecycle.provision((req.params as { id: string }).id, `api ${req.ip}`);
     if (r.ok) return r.machine;
     return r.code === 'RB_NOT_FOUND' ? sendProblem(reply, 404, 'Not found', 'no such machine') : sendProblem(reply, 409, 'Conflict', r.message);
   });
 
-  app.delete('/api/v1/machines/:id', { schema: { params: IdParams } }, async (req, reply) => {
+  app.delete('/api/v1/machines/:id', { schema: { tags, summary: 'Remove a machine', params: IdParams, response: { 204: Type.Null({ description: 'removed' }), ...problemResponses(400, 404) } } }, async (req, reply) => {
     const ok = await deps.machines.delete((req.params as { id: string }).id);
     return ok ? reply.code(204).send() : sendProblem(reply, 404, 'Not found', 'no such machine');
   });
 
-  app.get('/api/v1/machines/:id/events', { schema: { params: IdParams, querystring: EventsQuery } }, async (req, reply) => {
+  app.get('/api/v1/machines/:id/events', { schema: { tags, summary: "The machine's boot timeline", params: IdParams, querystring: EventsQuery, response: { 200: EventPage, ...problemResponses(400, 404) } } }, async (req, reply) => {
     const id = (req.params as { id: string }).id;
     if ((await deps.machines.get(id)) === null) return sendProblem(reply, 404, 'Not found', 'no such machine');
     const q = req.query as { after: number; limit: number };

@@ -18,6 +18,10 @@ export interface MachineFilter {
   state?: MachineState;
   tag?: string;
   rack?: string;
+  role?: string;
+  profile?: string;
+  /** Case-insensitive. */
+  bmcVendor?: string;
   limit?: number;
   offset?: number;
 }

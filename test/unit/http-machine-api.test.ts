@@ -156,6 +156,21 @@ describe('GET /api/v1/machines', () => {
     expect((await list('?rack=nowhere')).items).toEqual([]);
   });
 
+  it('filters by BMC vendor (any case), role and profile, alone and combined with paging', async () => {
+    const byName = async (name: string, patch: Record<string, unknown>) => expect((await send('PATCH', `${API}/${(await f.store.machines.findByName(name))!.id}`, patch)).statusCode).toBe(200);
+    await byName('a', { bmc: { address: '192.0.2.11', vendor: 'Dell' }, role: 'control-plane', profile: 'p1' });
+    await byName('c', { bmc: { address: '192.0.2.13', vendor: 'dell' }, role: 'worker' });
+    await byName('e', { bmc: { address: '192.0.2.15', vendor: 'HPE' }, role: 'worker', profile: 'p1' });
+    expect((await list('?bmcVendor=DELL')).items.map((m) => m.name)).toEqual(['a', 'c']);
+    expect((await list('?bmcVendor=hpe')).items.map((m) => m.name)).toEqual(['e']);
+    expect((await list('?role=worker')).items.map((m) => m.name)).toEqual(['c', 'e']);
+    expect((await list('?profile=p1&role=worker')).items.map((m) => m.name)).toEqual(['e']);
+    const page = await list('?bmcVendor=dell&limit=1&offset=1');
+    expect(page.items.map((m) => m.name)).toEqual(['c']);
+    expect(page.total).toBe(2);
+    expect((await list('?bmcVendor=supermicro')).total).toBe(0);
+  });
+
   it('pages with limit and offset, total counting every match', async () => {
     const p1 = await list('?limit=2');
     const p2 = await list('?limit=2&offset=2');
@@ -169,7 +184,7 @@ describe('GET /api/v1/machines', () => {
   });
 
   it('rejects bad filters and paging values with 400 problem+json', async () => {
-    for (const q of ['?state=sleeping', '?limit=0', '?limit=1001', '?offset=-1', '?limit=ten']) {
+    for (const q of ['?state=sleeping', '?limit=0', '?limit=1001', '?offset=-1', '?limit=ten', '?colour=red']) {
       problem(await send('GET', `${API}${q}`), 400);
     }
   });

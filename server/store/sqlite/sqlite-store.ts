@@ -166,6 +166,9 @@ class SqliteMachines implements MachineRepo {
     const args: unknown[] = [];
     if (f.state !== undefined) (where.push('m.state = ?'), args.push(f.state));
     if (f.rack !== undefined) (where.push('m.rack = ?'), args.push(f.rack));
+    if (f.role !== undefined) (where.push('m.role = ?'), args.push(f.role));
+    if (f.profile !== undefined) (where.push('m.profile = ?'), args.push(f.profile));
+    if (f.bmcVendor !== undefined) (where.push("lower(json_extract(m.bmc, '$.vendor')) = lower(?)"), args.push(f.bmcVendor));
     if (f.tag !== undefined) (where.push('EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value = ?)'), args.push(f.tag));
     const clause = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
     const total = this.db.prepare(`SELECT count(*) FROM machines m${clause}`).pluck().get(...args) as number;

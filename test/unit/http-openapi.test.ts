@@ -1,0 +1,126 @@
+import { Value } from '@sinclair/typebox/value';
+import type { LightMyRequestResponse } from 'fastify';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ProblemSchema } from '../../server/http/problem.js';
+import { buildHttpFixture, type HttpFixture } from '../support/http-fixture.js';
+
+// The served OpenAPI document is the list of routes: walking it checks authorization on every route
+// and method, so a route added later is covered without touching this test.
+
+interface Operation {
+  security?: unknown[];
+  parameters?: Array<{ in: string; name: string; required?: boolean }>;
+  requestBody?: { content: Record<string, unknown> };
+  responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
+}
+interface OpenApiDoc {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, unknown>; securitySchemes: Record<string, unknown> };
+  security: unknown[];
+}
+
+let f: HttpFixture;
+let doc: OpenApiDoc;
+
+beforeAll(async () => {
+  f = await buildHttpFixture({ profiles: { p: { kernel: 'k', initrds: ['i'], cmdline: '' } }, boot: { defaultProfile: 'p' } });
+  const r = await f.app.inject({ method: 'GET', url: '/api/v1/openapi.json', headers: f.auth('viewer') });
+  expect(r.statusCode).toBe(200);
+  doc = r.json() as OpenApiDoc;
+});
+afterAll(async () => {
+  await f.cleanup();
+});
+
+function operations(): Array<{ path: string; method: string; op: Operation }> {
+  return Object.entries(doc.paths).flatMap(([path, ops]) => Object.entries(ops).map(([method, op]) => ({ path, method: method.toUpperCase(), op })));
+}
+
+let n = 0;
+/** A request for an operation with every path parameter filled by a fresh machine's id. */
+async function call(path: string, method: string, op: Operation, headers: Record<string, string>): Promise<LightMyRequestResponse> {
+  let url = path;
+  if (path.includes('{id}')) {
+    n += 1;
+    const m = await f.addMachine({ name: `walk-${n}`, macs: [`52:54:00:aa:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 255).toString(16).padStart(2, '0')}`] });
+    url = path.replace('{id}', m.id);
+  }
+  expect(url, `${method} ${path}: unfilled path parameter`).not.toMatch(/[{}]/);
+  const type = op.requestBody ? Object.keys(op.requestBody.content)[0]! : undefined;
+  return f.app.inject({ method: method as 'GET', url, headers: { ...headers, ...(type ? { 'content-type': type } : {}) }, ...(type ? { payload: type.includes('json') ? '{}' : '' } : {}) });
+}
+
+function checkAnswer(r: LightMyRequestResponse, where: string, op: Operation): void {
+  expect(Object.keys(op.responses), `${where}: answered ${r.statusCode}, which the document does not list`).toContain(String(r.statusCode));
+  if (r.statusCode >= 400) {
+    expect(r.headers['content-type'], where).toMatch(/^application\/problem\+json/);
+    const body = r.json() as unknown;
+    expect(Value.Check(ProblemSchema, body), `${where}: ${r.body}`).toBe(true);
+    expect((body as { status: number }).status, where).toBe(r.statusCode);
+  }
+}
+
+describe('OpenAPI document', () => {
+  it('is OpenAPI 3 with bearer security, shared schemas, and no boot paths', () => {
+    expect(doc.openapi).toMatch(/^3\./);
+    expect(doc.components.securitySchemes.apiToken).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(doc.security).toEqual([{ apiToken: [] }]);
+    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['Machine', 'TimelineEvent', 'Problem']));
+    expect(Object.keys(doc.paths).filter((p) => p.startsWith('/boot'))).toEqual([]);
+    for (const p of ['/api/v1/machines', '/api/v1/machines/import', '/api/v1/machines/{id}', '/api/v1/machines/{id}/provision', '/api/v1/machines/{id}/events', '/api/v1/openapi.json']) {
+      expect(doc.paths, p).toHaveProperty([p]);
+    }
+  });
+
+  it('describes a success response and its problem answers for every operation, and bodies for writes', () => {
+    for (const { path, method, op } of operations()) {
+      const codes = Object.keys(op.responses);
+      expect(codes.some((c) => /^2/.test(c)), `${method} ${path}`).toBe(true);
+      if (op.security?.length === 0) continue;
+      expect(codes, `${method} ${path}`).toEqual(expect.arrayContaining(['401', '429']));
+      expect(op.responses['401']!.content, `${method} ${path}`).toHaveProperty(['application/problem+json']);
+      if (method !== 'GET') expect(codes, `${method} ${path}`).toContain('403');
+    }
+    expect(doc.paths['/api/v1/machines']!.post!.requestBody!.content).toHaveProperty(['application/json']);
+    expect(Object.keys(doc.paths['/api/v1/machines/import']!.post!.requestBody!.content)).toEqual(['text/csv', 'application/yaml']);
+    expect(doc.paths['/api/v1/machines/{id}']!.patch!.requestBody!.content).toHaveProperty(['application/json']);
+    const list = doc.paths['/api/v1/machines']!.get!;
+    expect(list.parameters!.filter((p) => p.in === 'query').map((p) => p.name)).toEqual(expect.arrayContaining(['state', 'tag', 'rack', 'bmcVendor', 'limit', 'offset']));
+  });
+});
+
+describe('authorization on every route, walked from the OpenAPI document', () => {
+  it('only GET /healthz is open', () => {
+    expect(operations().filter((o) => o.op.security?.length === 0).map((o) => `${o.method} ${o.path}`)).toEqual(['GET /healthz']);
+    expect(operations().length).toBeGreaterThanOrEqual(9);
+  });
+
+  it('no token: 401 problem+json on every gated operation', async () => {
+    for (const { path, method, op } of operations()) {
+      if (op.security?.length === 0) continue;
+      const r = await call(path, method, op, {});
+      expect(r.statusCode, `${method} ${path}`).toBe(401);
+      checkAnswer(r, `${method} ${path} without a token`, op);
+    }
+  });
+
+  it('viewer: reads pass the gate, every write is 403', async () => {
+    for (const { path, method, op } of operations()) {
+      const r = await call(path, method, op, f.auth('viewer'));
+      const where = `${method} ${path} as viewer`;
+      if (method === 'GET' || method === 'HEAD') expect([401, 403], where).not.toContain(r.statusCode);
+      else expect(r.statusCode, where).toBe(403);
+      checkAnswer(r, where, op);
+    }
+  });
+
+  it('admin: passes the gate on every operation', async () => {
+    for (const { path, method, op } of operations()) {
+      const r = await call(path, method, op, f.auth('admin'));
+      const where = `${method} ${path} as admin`;
+      expect([401, 403], `${where}: ${r.body}`).not.toContain(r.statusCode);
+      checkAnswer(r, where, op);
+    }
+  });
+});
