@@ -9,10 +9,10 @@ export interface ApiTarget {
   headers: Record<string, string>;
 }
 
-/** The token comes from RACKBOOT_TOKEN, else the bootstrap admin token in the data directory. */
-export async function apiTarget(cfg: ResolvedConfig, server: string | undefined): Promise<ApiTarget> {
+/** The token comes from --token, else RACKBOOT_TOKEN, else the bootstrap admin token in the data directory. */
+export async function apiTarget(cfg: ResolvedConfig, server: string | undefined, tokenOption?: string): Promise<ApiTarget> {
   const base = (server ?? `http://127.0.0.1:${cfg.http.port}`).replace(/\/+$/, '');
-  let token = process.env.RACKBOOT_TOKEN?.trim();
+  let token = tokenOption?.trim() || process.env.RACKBOOT_TOKEN?.trim();
   if (token === undefined || token === '') {
     token = await readFile(join(cfg.dataDir, ADMIN_TOKEN_FILE), 'utf8').then(
       (s) => s.trim(),

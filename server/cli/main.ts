@@ -1,75 +1,217 @@
 #!/usr/bin/env node
-import { parseArgs } from 'node:util';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { pino } from 'pino';
 import { ConfigError, loadConfigFile } from '../config/load.js';
+import { MACHINE_STATES, type MachineState } from '../lifecycle/states.js';
 import { startService } from '../service.js';
+import { apiTarget, type ApiTarget } from './api-client.js';
+import { CliFailure } from './api-call.js';
 import { addArtifact, listArtifacts } from './artifacts-command.js';
+import { listClusters } from './clusters-command.js';
+import { machineEvents } from './events-command.js';
+import { addMachine, deleteMachine, importMachines, listMachines, showMachine } from './machines-command.js';
+import type { OutputFormat } from './output.js';
 import { provisionMachine } from './provision-command.js';
 import { createToken, listTokens, revokeToken } from './tokens-command.js';
+import { watchMachines } from './watch-command.js';
 
-const USAGE = `usage: rackboot <command> [options]
+const EXIT_CODES = `
+Exit codes:
+  0    success
+  1    failure: the server refused the request or could not be reached, a watched machine failed
+  2    usage error: unknown command or option, missing or bad argument, invalid config file
+  3    refused in the machine's current state (provision while an install runs)
+  130  interrupted (Ctrl-C) while following events
 
-commands:
-  serve [--config FILE]            run DHCP, TFTP and HTTP in one process (embedded defaults without a config)
-  config validate [--config FILE]  check a config file and print the resolved settings
-  artifacts add PATH|URL [--name NAME] [--sha256 HEX] [--config FILE]
-                                   ingest an appliance ISO (URLs download with resume)
-  artifacts list [--config FILE]   list ingested artifacts
-  provision NAME|ID [--server URL] [--config FILE]
-                                   install a machine again (server: default http://127.0.0.1:<http.port>)
-  tokens create --name NAME --role admin|viewer [--config FILE]
-                                   create an API token; prints its secret once, on stdout
-  tokens list [--config FILE]      list API tokens (never their secrets)
-  tokens revoke NAME [--config FILE]
-                                   revoke an API token
+API commands reach --server (default http://127.0.0.1:<http.port> of --config) with the token from
+--token, else $RACKBOOT_TOKEN, else <dataDir>/admin.token.`;
 
-API commands send the token in RACKBOOT_TOKEN, else the one in <dataDir>/admin.token.
+interface ApiOpts {
+  server?: string;
+  token?: string;
+  config?: string;
+}
+interface OutOpts {
+  output: OutputFormat;
+}
 
-exit codes: 0 ok, 1 runtime failure, 2 usage or config error, 3 refused in the machine's current state`;
+function withApi(c: Command): Command {
+  return c
+    .option('-s, --server <url>', 'rackboot base URL (default http://127.0.0.1:<http.port>)')
+    .option('-t, --token <token>', 'API token (default $RACKBOOT_TOKEN, else <dataDir>/admin.token)')
+    .option('-c, --config <file>', 'rackboot.yaml, for the default port and data directory');
+}
 
-async function main(argv: string[]): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: true,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, name: { type: 'string' }, role: { type: 'string' }, sha256: { type: 'string' }, server: { type: 'string' } },
-    });
-  } catch (e) {
-    process.stderr.write(`${(e as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  const { positionals, values } = parsed;
-  if (values.help || positionals.length === 0) {
-    process.stdout.write(`${USAGE}\n`);
-    return values.help ? 0 : 2;
-  }
-  const [cmd, sub, arg] = positionals;
-  try {
-    if (cmd === 'serve') return await serve(values.config);
-    if (cmd === 'artifacts' && sub === 'add' && arg !== undefined) {
-      return await addArtifact(await loadConfigFile(values.config), { source: arg, ...(values.name ? { name: values.name } : {}), ...(values.sha256 ? { sha256: values.sha256 } : {}) }, process.stdout, process.stderr);
-    }
-    if (cmd === 'provision' && sub !== undefined) return await provisionMachine(await loadConfigFile(values.config), sub, values.server, process.stdout, process.stderr);
-    if (cmd === 'tokens' && sub === 'create') return await createToken(await loadConfigFile(values.config), values.name, values.role, process.stdout, process.stderr);
-    if (cmd === 'tokens' && sub === 'list') return await listTokens(await loadConfigFile(values.config), process.stdout);
-    if (cmd === 'tokens' && sub === 'revoke' && arg !== undefined) return await revokeToken(await loadConfigFile(values.config), arg, process.stdout, process.stderr);
-    if (cmd === 'artifacts' && sub === 'list') return await listArtifacts(await loadConfigFile(values.config), process.stdout);
-    if (cmd === 'config' && sub === 'validate') {
-      const cfg = await loadConfigFile(values.config);
-      // Password hashes stay out of terminals and CI logs.
-      process.stdout.write(`${JSON.stringify(cfg, (k, v: unknown) => (k === 'passwordHash' ? '(redacted)' : v), 2)}\n`);
-      return 0;
-    }
-  } catch (e) {
-    if (e instanceof ConfigError) {
-      process.stderr.write(`${e.message}\n`);
-      return 2;
-    }
-    throw e;
-  }
-  process.stderr.write(`unknown command: ${positionals.join(' ')}\n${USAGE}\n`);
-  return 2;
+function withOutput(c: Command): Command {
+  return c.addOption(new Option('-o, --output <format>', 'table for people, json or yaml for scripts').choices(['table', 'json', 'yaml']).default('table'));
+}
+
+async function target(o: ApiOpts): Promise<ApiTarget> {
+  return apiTarget(await loadConfigFile(o.config), o.server, o.token);
+}
+
+/** Ctrl-C ends a followed stream cleanly; the command then exits 130. */
+function interruptible(): { signal: AbortSignal; interrupted: () => boolean } {
+  const ac = new AbortController();
+  process.once('SIGINT', () => ac.abort());
+  return { signal: ac.signal, interrupted: () => ac.signal.aborted };
+}
+
+function buildProgram(setCode: (code: number) => void): Command {
+  const program = new Command('rackboot')
+    .description('Bare-metal provisioning: DHCP, TFTP and HTTP boot, inventory, lifecycle.')
+    .addHelpText('after', EXIT_CODES)
+    .exitOverride()
+    .showSuggestionAfterError();
+  const act =
+    <A extends unknown[]>(fn: (...args: A) => Promise<number>) =>
+    async (...args: A) =>
+      setCode(await fn(...args));
+
+  program
+    .command('serve')
+    .description('run DHCP, TFTP and HTTP in one process (embedded defaults without a config)')
+    .option('-c, --config <file>', 'rackboot.yaml')
+    .action(act((o: { config?: string }) => serve(o.config)));
+
+  const config = program.command('config').description('configuration files');
+  config
+    .command('validate')
+    .description('check a config file and print the resolved settings')
+    .option('-c, --config <file>', 'rackboot.yaml')
+    .action(
+      act(async (o: { config?: string }) => {
+        const cfg = await loadConfigFile(o.config);
+        // Password hashes stay out of terminals and CI logs.
+        process.stdout.write(`${JSON.stringify(cfg, (k, v: unknown) => (k === 'passwordHash' ? '(redacted)' : v), 2)}\n`);
+        return 0;
+      }),
+    );
+
+  const artifacts = program.command('artifacts').description('appliance ISOs in the local store');
+  artifacts
+    .command('add')
+    .description('ingest an appliance ISO (URLs download with resume)')
+    .argument('<source>', 'ISO path or http(s) URL')
+    .option('--name <name>', 'artifact name (default from the ISO)')
+    .option('--sha256 <hex>', 'expected SHA-256 of the ISO')
+    .option('-c, --config <file>', 'rackboot.yaml')
+    .action(
+      act(async (source: string, o: { name?: string; sha256?: string; config?: string }) =>
+        addArtifact(await loadConfigFile(o.config), { source, ...(o.name ? { name: o.name } : {}), ...(o.sha256 ? { sha256: o.sha256 } : {}) }, process.stdout, process.stderr),
+      ),
+    );
+  artifacts
+    .command('list')
+    .description('list ingested artifacts')
+    .option('-c, --config <file>', 'rackboot.yaml')
+    .action(act(async (o: { config?: string }) => listArtifacts(await loadConfigFile(o.config), process.stdout)));
+
+  const machines = program.command('machines').description('the inventory, through the API');
+  withOutput(withApi(machines.command('list').description('list machines')))
+    .addOption(new Option('--state <state>', 'only machines in this state').choices(MACHINE_STATES))
+    .option('--rack <rack>', 'only machines in this rack')
+    .option('--tag <tag>', 'only machines with this tag')
+    .action(act(async (o: ApiOpts & OutOpts & { state?: string; rack?: string; tag?: string }) => listMachines(await target(o), { state: o.state, rack: o.rack, tag: o.tag }, o.output, process.stdout)));
+  withOutput(withApi(machines.command('show').description('one machine in full').argument('<machine>', 'name or id'))).action(
+    act(async (m: string, o: ApiOpts & OutOpts) => showMachine(await target(o), m, o.output, process.stdout)),
+  );
+  withOutput(
+    withApi(
+      machines
+        .command('add')
+        .description('register one machine')
+        .argument('<name>', 'machine name')
+        .requiredOption('--mac <mac>', 'a MAC address of the machine (repeat for more)', collect)
+        .option('--rack <rack>', 'rack')
+        .option('--role <role>', 'role, e.g. control-plane or worker')
+        .option('--profile <profile>', 'boot profile')
+        .option('--tag <tag>', 'a tag (repeat for more)', collect, [])
+        .option('--bmc <address>', 'BMC address')
+        .option('--bmc-vendor <vendor>', 'BMC vendor')
+        .addOption(new Option('--firmware <firmware>', 'firmware').choices(['bios', 'uefi']))
+        .addOption(new Option('--arch <arch>', 'architecture').choices(['x86_64', 'arm64'])),
+    ),
+  ).action(act(async (name: string, o: ApiOpts & OutOpts & Parameters<typeof addMachine>[2]) => addMachine(await target(o), name, o, o.output, process.stdout)));
+  withOutput(
+    withApi(
+      machines
+        .command('import')
+        .description('import an inventory file (CSV or YAML), all or nothing')
+        .argument('<file>', 'inventory file')
+        .addOption(new Option('--format <format>', 'file format (default from the extension)').choices(['csv', 'yaml'])),
+    ),
+  ).action(act(async (file: string, o: ApiOpts & OutOpts & { format?: string }) => importMachines(await target(o), file, o.format, o.output, process.stdout)));
+  withApi(machines.command('delete').description('remove a machine from the inventory').argument('<machine>', 'name or id')).action(
+    act(async (m: string, o: ApiOpts) => deleteMachine(await target(o), m, process.stdout)),
+  );
+
+  withOutput(
+    withApi(
+      program
+        .command('events')
+        .description("a machine's boot timeline: DHCP, TFTP, HTTP, callbacks, BMC and MAAS calls, lifecycle")
+        .argument('<machine>', 'name or id')
+        .option('--after <id>', 'only events after this event id', positiveInt, 0)
+        .option('-f, --follow', 'keep printing new events as they happen', false),
+    ),
+  ).action(
+    act(async (m: string, o: ApiOpts & OutOpts & { after: number; follow: boolean }) => {
+      const { signal, interrupted } = interruptible();
+      const code = await machineEvents(await target(o), m, { after: o.after, follow: o.follow }, o.output, process.stdout, signal);
+      return interrupted() ? 130 : code;
+    }),
+  );
+
+  withApi(
+    program
+      .command('watch')
+      .description('live progress of machines (all, or the named ones) until Ctrl-C or --until')
+      .argument('[machines...]', 'names or ids')
+      .addOption(new Option('--until <state>', 'exit 0 once every watched machine reached this state, 1 if one fails').choices(MACHINE_STATES)),
+  ).action(
+    act(async (names: string[], o: ApiOpts & { until?: MachineState }) => {
+      const { signal, interrupted } = interruptible();
+      const code = await watchMachines(await target(o), { names, ...(o.until !== undefined ? { until: o.until } : {}) }, process.stdout, signal);
+      return interrupted() ? 130 : code;
+    }),
+  );
+
+  withApi(program.command('provision').description('install a machine again').argument('<machine>', 'name or id')).action(
+    act(async (m: string, o: ApiOpts) => provisionMachine(await target(o), m, process.stdout, process.stderr)),
+  );
+
+  const tokens = program.command('tokens').description('API tokens, managed on the rackboot host through its data directory');
+  tokens
+    .command('create')
+    .description('create an API token; prints its secret once, on stdout')
+    .requiredOption('--name <name>', 'token name')
+    .requiredOption('--role <role>', 'admin or viewer')
+    .option('-c, --config <file>', 'rackboot.yaml')
+    .action(act(async (o: { name: string; role: string; config?: string }) => createToken(await loadConfigFile(o.config), o.name, o.role, process.stdout, process.stderr)));
+  tokens
+    .command('list')
+    .description('list API tokens (never their secrets)')
+    .option('-c, --config <file>', 'rackboot.yaml')
+    .action(act(async (o: { config?: string }) => listTokens(await loadConfigFile(o.config), process.stdout)));
+  tokens
+    .command('revoke')
+    .description('revoke an API token')
+    .argument('<name>', 'token name')
+    .option('-c, --config <file>', 'rackboot.yaml')
+    .action(act(async (name: string, o: { config?: string }) => revokeToken(await loadConfigFile(o.config), name, process.stdout, process.stderr)));
+
+  withOutput(withApi(program.command('clusters').description('clusters being formed and formed'))).action(act(async (o: ApiOpts & OutOpts) => listClusters(await target(o), o.output, process.stdout)));
+  return program;
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
+}
+
+function positiveInt(value: string): number {
+  if (!/^\d+$/.test(value)) throw new InvalidArgumentError('not a whole number');
+  return Number(value);
 }
 
 async function serve(configPath: string | undefined): Promise<number> {
@@ -90,6 +232,29 @@ async function serve(configPath: string | undefined): Promise<number> {
   log.info('shutting down');
   await svc.stop();
   return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => (code = c));
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // Help asked for is success; help shown for a missing command, and every parse error, are usage errors.
+      return e.code === 'commander.helpDisplayed' || e.code === 'commander.version' ? 0 : 2;
+    }
+    if (e instanceof ConfigError) {
+      process.stderr.write(`${e.message}\n`);
+      return 2;
+    }
+    if (e instanceof CliFailure) {
+      process.stderr.write(`rackboot: ${e.message}\n`);
+      return e.exitCode;
+    }
+    throw e;
+  }
 }
 
 main(process.argv.slice(2)).then(

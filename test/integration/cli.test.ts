@@ -27,14 +27,19 @@ function run(args: string[]) {
 }
 
 describe('rackboot CLI', () => {
-  it('prints usage and exits 2 without a command, 0 with --help', () => {
+  it('prints usage and exits 2 without a command, 0 with --help; --help documents the exit codes', () => {
     const none = run([]);
     expect(none.code).toBe(2);
-    expect(none.stdout).toContain('usage: rackboot');
-    expect(run(['--help']).code).toBe(0);
+    expect(none.stderr).toContain('Usage: rackboot');
+    const help = run(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain('Usage: rackboot');
+    expect(help.stdout).toMatch(/^ {2}2 +usage error/m);
     const bad = run(['frobnicate']);
     expect(bad.code).toBe(2);
-    expect(bad.stderr).toContain('unknown command: frobnicate');
+    expect(bad.stderr).toContain("unknown command 'frobnicate'");
+    const extra = run(['config', 'validate', 'surplus']);
+    expect(extra.code).toBe(2);
   });
 
   it('validates a config file: resolved settings on success', () => {
