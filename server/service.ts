@@ -20,6 +20,7 @@ import { ensureBootstrapToken } from './access/api-tokens.js';
 import { buildHttpApp } from './http/app.js';
 import { FileHandleCache } from './http/file-handle-cache.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
+import { Metrics } from './metrics/metrics.js';
 import { openSqliteStore } from './store/sqlite/sqlite-store.js';
 import type { Store } from './store/types.js';
 import { BootFileSource } from './tftp/boot-file-source.js';
@@ -30,6 +31,8 @@ import { Timeline } from './timeline/recorder.js';
 export interface RunningService {
   store: Store;
   timeline: Timeline;
+  /** Prometheus metrics; provisioning layers report BMC, MAAS and appliance calls through it. */
+  metrics: Metrics;
   http: FastifyInstance | null;
   tftp: TftpServer | null;
   dhcp: DhcpServer | null;
@@ -50,7 +53,9 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
   const timeline = new Timeline(store.events, log.child({ component: 'timeline' }));
   const templates = await loadIpxeTemplates(cfg.boot.templatesDir ?? join(bundledBootAssets(), 'templates'));
   const problems: string[] = [];
-  const svc: RunningService = { store, timeline, http: null, tftp: null, dhcp: null, problems, stop };
+  const metrics = new Metrics(store.machines);
+  timeline.on('event', metrics.onTimelineEvent);
+  const svc: RunningService = { store, timeline, metrics, http: null, tftp: null, dhcp: null, problems, stop };
 
   const templatesDir = cfg.boot.templatesDir ?? join(bundledBootAssets(), 'templates');
   const userData = await ProfileUserData.load(cfg.profiles, templatesDir, urls);
@@ -58,7 +63,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
   lifecycle.startWatchdog(cfg.lifecycle.watchdogSeconds * 1000);
   const blobHandles = new FileHandleCache();
   const blobs = new BlobStore(cfg.artifactsRoot);
-  const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs, blobHandles });
+  const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs, blobHandles });
   try {
     await app.listen({ host: cfg.http.listen, port: cfg.http.port });
     svc.http = app;
@@ -71,7 +76,15 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
 
   if (cfg.tftp.enabled) {
     const source = new BootFileSource(directorySource(ipxeDir), store.machines, timeline);
-    const tftp = new TftpServer({ ...cfg.tftp, host: cfg.tftp.listen, open: source.open, onEvent: source.onEvent });
+    const tftp = new TftpServer({
+      ...cfg.tftp,
+      host: cfg.tftp.listen,
+      open: source.open,
+      onEvent: (ev) => {
+        source.onEvent(ev);
+        metrics.onTftpEvent(ev);
+      },
+    });
     try {
       await tftp.start();
       svc.tftp = tftp;
@@ -104,6 +117,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
     try {
       await dhcp.start();
       svc.dhcp = dhcp;
+      metrics.watchDhcp(dhcp.counters);
       log.info({ mode: cfg.dhcp.mode, port: cfg.dhcp.port, serverIp: cfg.advertiseIp }, 'DHCP listening');
     } catch (e) {
       problems.push(bindProblem('UDP', cfg.dhcp.listen, cfg.dhcp.port, `DHCP (${cfg.dhcp.mode} mode, with boot server on ${cfg.dhcp.pxePort})`, 'dhcp.port', e));

@@ -5,11 +5,13 @@ import type { ApiTokenRepo } from '../store/types.js';
 import { installAccessControl } from './access-control.js';
 import { addApiSchemas } from './api-schemas.js';
 import { registerOpenApi } from './openapi.js';
+import { installMetrics } from './metrics-route.js';
+import type { Metrics } from '../metrics/metrics.js';
 import { bootRoutes, type BootRouteDeps } from './boot-routes.js';
 import { machineRoutes, type MachineRouteDeps } from './machine-routes.js';
 import { installProblemHandlers } from './problem.js';
 
-export type HttpDeps = BootRouteDeps & MachineRouteDeps & { log: Logger; apiTokens: ApiTokenRepo };
+export type HttpDeps = BootRouteDeps & MachineRouteDeps & { log: Logger; apiTokens: ApiTokenRepo; metrics: Metrics };
 
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -27,6 +29,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   // described in the OpenAPI document.
   installAccessControl(app, deps.apiTokens);
   await registerOpenApi(app);
+  installMetrics(app, deps.metrics);
   app.get('/healthz', { schema: { tags: ['meta'], summary: 'Liveness', response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }));
   await app.register(async (scope) => bootRoutes(scope, deps));
   await app.register(async (scope) => machineRoutes(scope, deps));

@@ -63,7 +63,7 @@ export class Lifecycle {
       kind: to === 'failed' ? 'lifecycle.failed' : 'lifecycle.transition',
       outcome: to === 'failed' ? 'error' : 'info',
       message: `${m.state} → ${to}: ${reason}`,
-      detail: { from: m.state, to, ...detail },
+      detail: { from: m.state, to, inStateMs: Date.now() - Date.parse(m.stateEnteredAt), ...detail },
     });
     return { ok: true, machine: next };
   }

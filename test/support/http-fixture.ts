@@ -13,6 +13,7 @@ import { loadIpxeTemplates } from '../../server/boot/template.js';
 import { validateConfig, type ResolvedConfig } from '../../server/config/load.js';
 import { ProfileUserData } from '../../server/boot/profile-user-data.js';
 import { Lifecycle } from '../../server/lifecycle/lifecycle.js';
+import { Metrics } from '../../server/metrics/metrics.js';
 import { BlobStore } from '../../server/artifacts/blob-store.js';
 import { FileHandleCache } from '../../server/http/file-handle-cache.js';
 import { buildHttpApp } from '../../server/http/app.js';
@@ -31,6 +32,7 @@ export interface HttpFixture {
   tokens: MachineTokens;
   urls: BootUrls;
   timeline: Timeline;
+  metrics: Metrics;
   /** Temp directory holding the database, secret, artifacts and iPXE files. */
   dir: string;
   artifactsRoot: string;
@@ -90,7 +92,9 @@ export async function buildHttpFixture(config: Record<string, unknown> = {}): Pr
     const blobHandles = new FileHandleCache();
     const adminToken = (await issueApiToken(store.apiTokens, 'test-admin', 'admin')).secret;
     const viewerToken = (await issueApiToken(store.apiTokens, 'test-viewer', 'viewer')).secret;
-    const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs: new BlobStore(artifactsRoot), blobHandles });
+    const metrics = new Metrics(store.machines);
+    timeline.on('event', metrics.onTimelineEvent);
+    const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs: new BlobStore(artifactsRoot), blobHandles });
     await app.ready();
 
     return {
@@ -100,6 +104,7 @@ export async function buildHttpFixture(config: Record<string, unknown> = {}): Pr
       tokens,
       urls,
       timeline,
+      metrics,
       dir,
       artifactsRoot,
       ipxeDir,
