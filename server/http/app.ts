@@ -6,6 +6,7 @@ import { installAccessControl } from './access-control.js';
 import { addApiSchemas } from './api-schemas.js';
 import { registerOpenApi } from './openapi.js';
 import { installMetrics } from './metrics-route.js';
+import { eventStreamRoutes } from './event-stream-route.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { bootRoutes, type BootRouteDeps } from './boot-routes.js';
 import { machineRoutes, type MachineRouteDeps } from './machine-routes.js';
@@ -33,5 +34,6 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   app.get('/healthz', { schema: { tags: ['meta'], summary: 'Liveness', response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }));
   await app.register(async (scope) => bootRoutes(scope, deps));
   await app.register(async (scope) => machineRoutes(scope, deps));
+  await app.register(async (scope) => eventStreamRoutes(scope, deps));
   return app;
 }

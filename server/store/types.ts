@@ -90,6 +90,8 @@ export interface StoredEvent extends NewEvent {
 export interface EventRepo {
   append(ev: NewEvent): Promise<StoredEvent>;
   listForMachine(machineId: string, opts?: { afterId?: number; limit?: number }): Promise<StoredEvent[]>;
+  /** Every machine's events after an id, in id order: what an event stream resumes from. */
+  listAfter(afterId: number, limit: number): Promise<StoredEvent[]>;
   /** Attaches events recorded under a MAC before the machine was known (discovery) to that machine. */
   adoptByMac(mac: string, machineId: string): Promise<number>;
 }

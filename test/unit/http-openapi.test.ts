@@ -1,8 +1,8 @@
 import { Value } from '@sinclair/typebox/value';
-import type { LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ProblemSchema } from '../../server/http/problem.js';
 import { buildHttpFixture, type HttpFixture } from '../support/http-fixture.js';
+import { openSse } from '../support/sse-client.js';
 
 // The served OpenAPI document is the list of routes: walking it checks authorization on every route
 // and method, so a route added later is covered without touching this test.
@@ -20,14 +20,24 @@ interface OpenApiDoc {
   security: unknown[];
 }
 
+interface Answer {
+  statusCode: number;
+  headers: Record<string, unknown>;
+  body: string;
+}
+
 let f: HttpFixture;
 let doc: OpenApiDoc;
+let base: string;
 
 beforeAll(async () => {
   f = await buildHttpFixture({ profiles: { p: { kernel: 'k', initrds: ['i'], cmdline: '' } }, boot: { defaultProfile: 'p' } });
   const r = await f.app.inject({ method: 'GET', url: '/api/v1/openapi.json', headers: f.auth('viewer') });
   expect(r.statusCode).toBe(200);
   doc = r.json() as OpenApiDoc;
+  // Streams never end, so they are called over a real socket and closed once the head arrives.
+  await f.app.listen({ host: '127.0.0.1', port: 0 });
+  base = `http://127.0.0.1:${(f.app.server.address() as { port: number }).port}`;
 });
 afterAll(async () => {
   await f.cleanup();
@@ -39,7 +49,7 @@ function operations(): Array<{ path: string; method: string; op: Operation }> {
 
 let n = 0;
 /** A request for an operation with every path parameter filled by a fresh machine's id. */
-async function call(path: string, method: string, op: Operation, headers: Record<string, string>): Promise<LightMyRequestResponse> {
+async function call(path: string, method: string, op: Operation, headers: Record<string, string>): Promise<Answer> {
   let url = path;
   if (path.includes('{id}')) {
     n += 1;
@@ -47,15 +57,22 @@ async function call(path: string, method: string, op: Operation, headers: Record
     url = path.replace('{id}', m.id);
   }
   expect(url, `${method} ${path}: unfilled path parameter`).not.toMatch(/[{}]/);
+  if (op.responses['200']?.content?.['text/event-stream'] !== undefined) {
+    expect(method, `${path}: a stream is read with GET`).toBe('GET');
+    const c = await openSse(`${base}${url}`, headers);
+    const answer = { statusCode: c.status, headers: c.headers, body: c.status === 200 ? '' : await c.body() };
+    c.close();
+    return answer;
+  }
   const type = op.requestBody ? Object.keys(op.requestBody.content)[0]! : undefined;
   return f.app.inject({ method: method as 'GET', url, headers: { ...headers, ...(type ? { 'content-type': type } : {}) }, ...(type ? { payload: type.includes('json') ? '{}' : '' } : {}) });
 }
 
-function checkAnswer(r: LightMyRequestResponse, where: string, op: Operation): void {
+function checkAnswer(r: Answer, where: string, op: Operation): void {
   expect(Object.keys(op.responses), `${where}: answered ${r.statusCode}, which the document does not list`).toContain(String(r.statusCode));
   if (r.statusCode >= 400) {
     expect(r.headers['content-type'], where).toMatch(/^application\/problem\+json/);
-    const body = r.json() as unknown;
+    const body = JSON.parse(r.body) as unknown;
     expect(Value.Check(ProblemSchema, body), `${where}: ${r.body}`).toBe(true);
     expect((body as { status: number }).status, where).toBe(r.statusCode);
   }
@@ -68,7 +85,7 @@ describe('OpenAPI document', () => {
     expect(doc.security).toEqual([{ apiToken: [] }]);
     expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['Machine', 'TimelineEvent', 'Problem']));
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/boot'))).toEqual([]);
-    for (const p of ['/api/v1/machines', '/api/v1/machines/import', '/api/v1/machines/{id}', '/api/v1/machines/{id}/provision', '/api/v1/machines/{id}/events', '/api/v1/openapi.json']) {
+    for (const p of ['/api/v1/machines', '/api/v1/machines/import', '/api/v1/machines/{id}', '/api/v1/machines/{id}/provision', '/api/v1/machines/{id}/events', '/api/v1/openapi.json', '/api/v1/events/stream', '/metrics']) {
       expect(doc.paths, p).toHaveProperty([p]);
     }
   });

@@ -360,22 +360,30 @@ class SqliteEvents implements EventRepo {
     const rows = this.db
       .prepare('SELECT * FROM events WHERE machine_id = ? AND id > ? ORDER BY id LIMIT ?')
       .all(machineId, opts.afterId ?? 0, Math.min(opts.limit ?? 500, 5000)) as EventRow[];
-    return rows.map((r) => ({
-      id: r.id,
-      machineId: r.machine_id,
-      mac: r.mac,
-      ts: r.ts,
-      source: r.source as StoredEvent['source'],
-      kind: r.kind,
-      outcome: r.outcome as StoredEvent['outcome'],
-      message: r.message,
-      ...(r.detail === null ? {} : { detail: JSON.parse(r.detail) as Record<string, unknown> }),
-    }));
+    return rows.map(toEvent);
+  }
+
+  async listAfter(afterId: number, limit: number): Promise<StoredEvent[]> {
+    return (this.db.prepare('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as EventRow[]).map(toEvent);
   }
 
   async adoptByMac(mac: string, machineId: string): Promise<number> {
     return this.db.prepare('UPDATE events SET machine_id = ? WHERE mac = ? AND machine_id IS NULL').run(machineId, mac).changes;
   }
+}
+
+function toEvent(r: EventRow): StoredEvent {
+  return {
+    id: r.id,
+    machineId: r.machine_id,
+    mac: r.mac,
+    ts: r.ts,
+    source: r.source as StoredEvent['source'],
+    kind: r.kind,
+    outcome: r.outcome as StoredEvent['outcome'],
+    message: r.message,
+    ...(r.detail === null ? {} : { detail: JSON.parse(r.detail) as Record<string, unknown> }),
+  };
 }
 
 interface ArtifactRow {
