@@ -48,7 +48,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
   const ipxeDir = await resolveIpxeDir(cfg.boot.ipxeDir);
   const store = openSqliteStore(join(cfg.dataDir, 'rackboot.db'));
   const tokens = new MachineTokens(await loadOrCreateSecret(cfg.dataDir));
-  await ensureBootstrapToken(store.apiTokens, cfg.dataDir, log);
+  await ensureBootstrapToken(store.apiTokens, store.audit, cfg.dataDir, log);
   const urls = new BootUrls(cfg.publicUrl, tokens);
   const timeline = new Timeline(store.events, log.child({ component: 'timeline' }));
   const templates = await loadIpxeTemplates(cfg.boot.templatesDir ?? join(bundledBootAssets(), 'templates'));
@@ -63,7 +63,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
   lifecycle.startWatchdog(cfg.lifecycle.watchdogSeconds * 1000);
   const blobHandles = new FileHandleCache();
   const blobs = new BlobStore(cfg.artifactsRoot);
-  const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs, blobHandles });
+  const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs, blobHandles });
   try {
     await app.listen({ host: cfg.http.listen, port: cfg.http.port });
     svc.http = app;

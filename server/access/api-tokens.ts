@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from 'pino';
-import type { ApiRole, ApiToken, ApiTokenRepo } from '../store/types.js';
+import type { ApiRole, ApiToken, ApiTokenRepo, AuditRepo } from '../store/types.js';
 
 /** API secrets carry a prefix so a leaked one is recognisable (and never confused with a boot token). */
 const PREFIX = 'rbt_';
@@ -32,9 +32,10 @@ export const ADMIN_TOKEN_FILE = 'admin.token';
  * First start: with no token in the store, nobody could use the API, so an admin token is created and
  * its secret written to `<dataDir>/admin.token` (0600). The log names the file, never the secret.
  */
-export async function ensureBootstrapToken(repo: ApiTokenRepo, dataDir: string, log: Logger): Promise<void> {
+export async function ensureBootstrapToken(repo: ApiTokenRepo, audit: AuditRepo, dataDir: string, log: Logger): Promise<void> {
   if ((await repo.list()).length > 0) return;
   const { secret } = await issueApiToken(repo, 'bootstrap-admin', 'admin');
+  await audit.append({ actor: 'rackboot', role: null, action: 'tokens bootstrap', target: 'bootstrap-admin', status: null, outcome: 'ok', detail: { role: 'admin' } });
   const path = join(dataDir, ADMIN_TOKEN_FILE);
   const tmp = `${path}.${process.pid}.tmp`;
   await writeFile(tmp, `${secret}\n`, { mode: 0o600 });

@@ -1,3 +1,4 @@
+import { userInfo } from 'node:os';
 import { join } from 'node:path';
 import { API_ROLES, issueApiToken } from '../access/api-tokens.js';
 import type { ResolvedConfig } from '../config/load.js';
@@ -19,6 +20,7 @@ export async function createToken(cfg: ResolvedConfig, name: string | undefined,
   const store = openSqliteStore(join(cfg.dataDir, 'rackboot.db'));
   try {
     const { token, secret } = await issueApiToken(store.apiTokens, name, role as ApiRole);
+    await store.audit.append({ actor: cliActor(), role: null, action: 'tokens create', target: name, status: null, outcome: 'ok', detail: { role } });
     err.write(`created ${token.role} token '${token.name}'; the secret below is shown only now:\n`);
     out.write(`${secret}\n`);
     return 0;
@@ -48,6 +50,7 @@ export async function revokeToken(cfg: ResolvedConfig, name: string, out: NodeJS
   const store = openSqliteStore(join(cfg.dataDir, 'rackboot.db'));
   try {
     const t = await store.apiTokens.revoke(name);
+    await store.audit.append({ actor: cliActor(), role: null, action: 'tokens revoke', target: name, status: null, outcome: t === null ? 'failed' : 'ok' });
     if (t === null) {
       err.write(`rackboot: no live token named '${name}'\n`);
       return 1;
@@ -57,4 +60,9 @@ export async function revokeToken(cfg: ResolvedConfig, name: string, out: NodeJS
   } finally {
     await store.close();
   }
+}
+
+/** Commands run on the host are audited under the OS user who ran them. */
+function cliActor(): string {
+  return `cli:${process.env.SUDO_USER ?? userInfo().username}`;
 }

@@ -5,7 +5,7 @@ import { sendProblem } from './problem.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
-    /** The API token that authorized this request; null on boot paths and open routes. */
+    /** The API token presented (recognised, though perhaps refused for its role); null on boot paths and open routes. */
     principal: ApiToken | null;
   }
 }
@@ -42,10 +42,10 @@ export function installAccessControl(app: FastifyInstance, tokens: ApiTokenRepo)
       reply.header('www-authenticate', 'Bearer realm="rackboot", error="invalid_token"');
       return sendProblem(reply, 401, 'Unauthorized', 'the API token is unknown or revoked');
     }
+    req.principal = token;
     if (token.role !== 'admin' && !READ_METHODS.has(req.method)) {
       return sendProblem(reply, 403, 'Forbidden', `token '${token.name}' has role ${token.role}, which may only read (GET, HEAD)`);
     }
-    req.principal = token;
   });
 }
 

@@ -1,7 +1,8 @@
 import { Type } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
-import type { ApiTokenRepo } from '../store/types.js';
+import type { ApiTokenRepo, AuditRepo } from '../store/types.js';
+import { installAudit } from './audit.js';
 import { installAccessControl } from './access-control.js';
 import { addApiSchemas } from './api-schemas.js';
 import { registerOpenApi } from './openapi.js';
@@ -12,7 +13,7 @@ import { bootRoutes, type BootRouteDeps } from './boot-routes.js';
 import { machineRoutes, type MachineRouteDeps } from './machine-routes.js';
 import { installProblemHandlers } from './problem.js';
 
-export type HttpDeps = BootRouteDeps & MachineRouteDeps & { log: Logger; apiTokens: ApiTokenRepo; metrics: Metrics };
+export type HttpDeps = BootRouteDeps & MachineRouteDeps & { log: Logger; apiTokens: ApiTokenRepo; audit: AuditRepo; metrics: Metrics };
 
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -31,6 +32,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   installAccessControl(app, deps.apiTokens);
   await registerOpenApi(app);
   installMetrics(app, deps.metrics);
+  installAudit(app, deps.audit);
   app.get('/healthz', { schema: { tags: ['meta'], summary: 'Liveness', response: { 200: Type.Object({ ok: Type.Boolean() }) } } }, async () => ({ ok: true }));
   await app.register(async (scope) => bootRoutes(scope, deps));
   await app.register(async (scope) => machineRoutes(scope, deps));

@@ -125,8 +125,43 @@ export interface ApiTokenRepo {
   revoke(name: string): Promise<ApiToken | null>;
 }
 
+export type AuditOutcome = 'ok' | 'refused' | 'failed';
+
+export interface NewAuditEntry {
+  /** Who: the API token's name, `cli:<user>` for commands run on the host, `rackboot` for the service itself. */
+  actor: string;
+  role: ApiRole | null;
+  /** What: `METHOD /route/pattern` for API calls, `tokens create` and the like for commands. */
+  action: string;
+  /** The resource acted on (a machine id, a token name), when there is one. */
+  target: string | null;
+  /** The HTTP status answered, for API calls. */
+  status: number | null;
+  outcome: AuditOutcome;
+  detail?: Record<string, unknown>;
+}
+
+export interface AuditEntry extends NewAuditEntry {
+  id: number;
+  ts: string;
+}
+
+export interface AuditFilter {
+  actor?: string;
+  target?: string;
+  limit: number;
+  offset: number;
+}
+
+export interface AuditRepo {
+  append(e: NewAuditEntry): Promise<AuditEntry>;
+  /** Newest first. */
+  list(f: AuditFilter): Promise<{ items: AuditEntry[]; total: number }>;
+}
+
 export interface Store {
   readonly apiTokens: ApiTokenRepo;
+  readonly audit: AuditRepo;
   readonly artifacts: ArtifactRepo;
   readonly machines: MachineRepo;
   readonly leases: LeaseRepo;

@@ -119,6 +119,13 @@ describe('rackboot tokens', () => {
     const store2 = openSqliteStore(join(work, 'tokens-data', 'rackboot.db'));
     try {
       expect(await authenticateApiToken(store2.apiTokens, secret)).toBeNull();
+      const audit = (await store2.audit.list({ limit: 10, offset: 0 })).items;
+      expect(audit.map((e) => [e.action, e.target, e.outcome])).toEqual([
+        ['tokens revoke', 'ci', 'failed'],
+        ['tokens revoke', 'ci', 'ok'],
+        ['tokens create', 'ci', 'ok'],
+      ]);
+      expect(audit.every((e) => e.actor.startsWith('cli:'))).toBe(true);
     } finally {
       await store2.close();
     }

@@ -94,7 +94,7 @@ export async function buildHttpFixture(config: Record<string, unknown> = {}): Pr
     const viewerToken = (await issueApiToken(store.apiTokens, 'test-viewer', 'viewer')).secret;
     const metrics = new Metrics(store.machines);
     timeline.on('event', metrics.onTimelineEvent);
-    const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs: new BlobStore(artifactsRoot), blobHandles });
+    const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs: new BlobStore(artifactsRoot), blobHandles });
     await app.ready();
 
     return {

@@ -125,7 +125,7 @@ describe('bootstrap admin token', () => {
     let logged = '';
     const log = pino(new Writable({ write: (c: Buffer, _e, cb) => ((logged += c.toString()), cb()) }));
     try {
-      await ensureBootstrapToken(store.apiTokens, dir, log);
+      await ensureBootstrapToken(store.apiTokens, store.audit, dir, log);
       const file = join(dir, 'admin.token');
       const secret = readFileSync(file, 'utf8').trim();
       expect(statSync(file).mode & 0o777).toBe(0o600);
@@ -138,9 +138,10 @@ describe('bootstrap admin token', () => {
       expect(Buffer.concat(files).includes(Buffer.from(secret.slice(4)))).toBe(false);
       expect(Buffer.concat(files).includes(Buffer.from(secretSha256(secret)))).toBe(true);
 
-      await ensureBootstrapToken(store.apiTokens, dir, log);
+      await ensureBootstrapToken(store.apiTokens, store.audit, dir, log);
       expect(readFileSync(file, 'utf8').trim()).toBe(secret);
       expect(await store.apiTokens.list()).toHaveLength(1);
+      expect((await store.audit.list({ limit: 10, offset: 0 })).items.map((e) => [e.actor, e.action, e.target])).toEqual([['rackboot', 'tokens bootstrap', 'bootstrap-admin']]);
     } finally {
       await store.close();
     }

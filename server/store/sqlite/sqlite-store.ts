@@ -12,6 +12,10 @@ import {
   type ApiToken,
   type ApiTokenRepo,
   type ArtifactRepo,
+  type AuditEntry,
+  type AuditFilter,
+  type AuditRepo,
+  type NewAuditEntry,
   type EventRepo,
   type Lease,
   type LeaseRepo,
@@ -62,6 +66,7 @@ export function openSqliteStore(path: string, migrations: Migration[] = MIGRATIO
   migrate(db, migrations);
   return {
     apiTokens: new SqliteApiTokens(db),
+    audit: new SqliteAudit(db),
     artifacts: new SqliteArtifacts(db),
     machines: new SqliteMachines(db),
     leases: new SqliteLeases(db),
@@ -476,4 +481,52 @@ class SqliteApiTokens implements ApiTokenRepo {
 
 function toApiToken(r: ApiTokenRow): ApiToken {
   return { id: r.id, name: r.name, role: r.role as ApiRole, createdAt: r.created_at, revokedAt: r.revoked_at };
+}
+
+interface AuditRow {
+  id: number;
+  ts: string;
+  actor: string;
+  role: string | null;
+  action: string;
+  target: string | null;
+  status: number | null;
+  outcome: string;
+  detail: string | null;
+}
+
+class SqliteAudit implements AuditRepo {
+  constructor(private readonly db: Db) {}
+
+  async append(e: NewAuditEntry): Promise<AuditEntry> {
+    const ts = new Date().toISOString();
+    const r = this.db
+      .prepare('INSERT INTO audit_log (ts, actor, role, action, target, status, outcome, detail) VALUES (?,?,?,?,?,?,?,?)')
+      .run(ts, e.actor, e.role, e.action, e.target, e.status, e.outcome, json(e.detail));
+    return { ...e, id: Number(r.lastInsertRowid), ts };
+  }
+
+  async list(f: AuditFilter): Promise<{ items: AuditEntry[]; total: number }> {
+    const where: string[] = [];
+    const args: unknown[] = [];
+    if (f.actor !== undefined) (where.push('actor = ?'), args.push(f.actor));
+    if (f.target !== undefined) (where.push('target = ?'), args.push(f.target));
+    const clause = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
+    const total = this.db.prepare(`SELECT count(*) FROM audit_log${clause}`).pluck().get(...args) as number;
+    const rows = this.db.prepare(`SELECT * FROM audit_log${clause} ORDER BY id DESC LIMIT ? OFFSET ?`).all(...args, f.limit, f.offset) as AuditRow[];
+    return {
+      total,
+      items: rows.map((r) => ({
+        id: r.id,
+        ts: r.ts,
+        actor: r.actor,
+        role: r.role as ApiRole | null,
+        action: r.action,
+        target: r.target,
+        status: r.status,
+        outcome: r.outcome as AuditEntry['outcome'],
+        ...(r.detail === null ? {} : { detail: JSON.parse(r.detail) as Record<string, unknown> }),
+      })),
+    };
+  }
 }
