@@ -18,7 +18,7 @@ import type { Artifact } from '../artifacts/artifact.js';
 import { APPLIANCE_FILES, type ApplianceFile } from '../boot/boot-urls.js';
 import type { FileHandleCache, FileOpener } from './file-handle-cache.js';
 import type { Timeline } from '../timeline/recorder.js';
-import { resolveInside, sendFile, sendSegments, type SegmentedFile } from './send-file.js';
+import { resolveInside, sendFile, sendSegments, type SegmentedFile, type SentFile } from './send-file.js';
 import { machineIso, type MachineIsoResult } from '../boot/machine-iso.js';
 import { buildIso } from '../iso9660/writer.js';
 
@@ -198,6 +198,7 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
   // Per-machine views of appliance ISOs, by machine record version and ISO: a sanboot or a BMC reads
   // one with hundreds of Range requests, and the layout needs a walk of the ISO's directory trees.
   const machineIsos = new Map<string, Promise<MachineIsoResult>>();
+  const rangeReads = new Set<string>();
   const machineIsoFile = async (req: FastifyRequest<{ Params: BootParams & { name: string } }>, reply: FastifyReply) => {
     let m = req.machine!;
     const a = await deps.artifacts.findByName(req.params.name);
@@ -222,11 +223,27 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
     if (req.method === 'GET' && STARTS_INSTALLER.has(m.state)) {
       const plan = planBoot(m, deps.cfg);
       if (plan.kind === 'netboot') {
-        const moved = await deps.lifecycle.move(m.id, 'booting-installer', `installer ISO served (profile ${plan.profileName}, ${plan.profile.method ?? 'netboot'})`);
+        const moved = await deps.lifecycle.move(m.id, 'booting-installer', `installer ISO served (profile ${plan.profileName}, method ${plan.profile.method ?? 'netboot'})`);
         if (moved.ok) m = moved.machine;
       }
     }
-    await serveTracked(req, reply, deps.blobs.pathOf(a.sha256), 'appliance', `${a.name}/machine.iso`, deps.blobHandles.open, { ...built.iso.image, etag: built.iso.etag });
+    const name = `${a.name}/machine.iso`;
+    const sent = await serveTracked(req, reply, deps.blobs.pathOf(a.sha256), 'appliance', name, deps.blobHandles.open, { ...built.iso.image, etag: built.iso.etag });
+    // A SAN boot or a BMC reads ranges only, maybe never byte 0: its first read per boot goes on the timeline.
+    const readKey = `${m.id}:${m.tokenGeneration}:${m.state}:${m.stateEnteredAt}:${built.iso.etag}`;
+    if (sent?.status === 206 && sent.range !== null && sent.range.start !== 0 && !rangeReads.has(readKey)) {
+      if (rangeReads.size >= 1024) rangeReads.delete(rangeReads.values().next().value!);
+      rangeReads.add(readKey);
+      await deps.timeline.record({
+        machineId: m.id,
+        mac: null,
+        source: 'http',
+        kind: 'appliance.read',
+        outcome: 'ok',
+        message: `${name}: range reads started (bytes ${sent.range.start}-${sent.range.end} of ${sent.size})`,
+        detail: { remote: req.ip, file: name, size: sent.size, start: sent.range.start, end: sent.range.end },
+      });
+    }
   };
   app.route({ method: ['GET', 'HEAD'], url: '/boot/:id/:token/appliance/:name/machine.iso', handler: machineIsoFile, exposeHeadRoute: false });
 
@@ -281,13 +298,13 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
   }
 
   /** Range reads from sanboot and BMCs come by the hundred; only whole fetches and first reads reach the timeline. */
-  async function serveTracked(req: FastifyRequest, reply: FastifyReply, path: string, what: string, name: string, open?: FileOpener, view?: SegmentedFile): Promise<void> {
+  async function serveTracked(req: FastifyRequest, reply: FastifyReply, path: string, what: string, name: string, open?: FileOpener, view?: SegmentedFile): Promise<SentFile | null> {
     const m = req.machine!;
     const started = Date.now();
     if (name.endsWith('.iso')) reply.header('content-type', 'application/vnd.efi-iso');
     const sent = view === undefined ? await sendFile(req, reply, path, open) : await sendSegments(req, reply, path, view, open);
     // 304 and 416 send no file: recording them as fetched would put a false 'sent' on the timeline.
-    if (sent === null || req.method === 'HEAD' || sent.status >= 300 || (sent.range !== null && sent.range.start !== 0)) return;
+    if (sent === null || req.method === 'HEAD' || sent.status >= 300 || (sent.range !== null && sent.range.start !== 0)) return sent;
     const done = () => {
       const finished = reply.raw.writableFinished;
       void deps.timeline.record({
@@ -302,6 +319,7 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
     };
     if (reply.raw.writableFinished || reply.raw.destroyed) done();
     else reply.raw.once('close', done);
+    return sent;
   }
 }
 
