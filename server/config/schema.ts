@@ -71,6 +71,18 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    api: Type.Object(
+      {
+        rateLimit: Type.Object(
+          {
+            perMinute: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 1200, description: 'sustained API requests per minute per token (per IP without a valid token); 0 turns limiting off' }),
+            burst: Type.Integer({ minimum: 1, maximum: 100_000, default: 300 }),
+          },
+          { additionalProperties: false, default: {} },
+        ),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     tftp: Type.Object(
       {
         enabled: Type.Boolean({ default: true }),

@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authenticateApiToken } from '../access/api-tokens.js';
 import type { ApiToken, ApiTokenRepo } from '../store/types.js';
 import { sendProblem } from './problem.js';
+import type { RateLimiter } from './rate-limiter.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -26,17 +27,24 @@ export function isOpenPath(path: string): boolean {
  * The one gate for everything outside the boot paths: a route added anywhere later is protected
  * without opting in. Viewers may only read.
  */
-export function installAccessControl(app: FastifyInstance, tokens: ApiTokenRepo): void {
+export function installAccessControl(app: FastifyInstance, tokens: ApiTokenRepo, limiter: RateLimiter): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (req, reply) => {
     const path = routePath(req);
     if (isOpenPath(path)) return;
     const m = /^Bearer +([!-~]+) *$/i.exec(req.headers.authorization ?? '');
+    const token = m === null ? null : await authenticateApiToken(tokens, m[1]!);
+    // Per token once known; per address otherwise, which also slows down guessing.
+    const taken = limiter.take(token === null ? `ip:${req.ip}` : `token:${token.id}`);
+    if (!taken.ok) {
+      req.log.warn({ remote: req.ip, token: token?.name, url: path }, 'API rate limit reached');
+      reply.header('retry-after', String(taken.retryAfterSeconds));
+      return sendProblem(reply, 429, 'Too many requests', `rate limit reached for ${token === null ? `address ${req.ip}` : `token '${token.name}'`}; retry in ${taken.retryAfterSeconds} s`);
+    }
     if (m === null) {
       reply.header('www-authenticate', 'Bearer realm="rackboot"');
       return sendProblem(reply, 401, 'Unauthorized', 'send an API token in the header Authorization: Bearer <token>');
     }
-    const token = await authenticateApiToken(tokens, m[1]!);
     if (token === null) {
       req.log.info({ remote: req.ip, url: path }, 'API request with an unknown or revoked token');
       reply.header('www-authenticate', 'Bearer realm="rackboot", error="invalid_token"');

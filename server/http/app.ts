@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { ApiTokenRepo, AuditRepo } from '../store/types.js';
 import { installAudit } from './audit.js';
 import { installAccessControl } from './access-control.js';
+import { RateLimiter } from './rate-limiter.js';
 import { addApiSchemas } from './api-schemas.js';
 import { registerOpenApi } from './openapi.js';
 import { installMetrics } from './metrics-route.js';
@@ -29,7 +30,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   addApiSchemas(app);
   // Before any route: every route registered after this, by any module, sits behind the gate and is
   // described in the OpenAPI document.
-  installAccessControl(app, deps.apiTokens);
+  installAccessControl(app, deps.apiTokens, new RateLimiter(deps.cfg.api.rateLimit));
   await registerOpenApi(app);
   installMetrics(app, deps.metrics);
   installAudit(app, deps.audit);

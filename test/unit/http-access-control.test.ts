@@ -8,6 +8,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { authenticateApiToken, ensureBootstrapToken, secretSha256 } from '../../server/access/api-tokens.js';
 import { installAccessControl } from '../../server/http/access-control.js';
 import { installProblemHandlers } from '../../server/http/problem.js';
+import { RateLimiter } from '../../server/http/rate-limiter.js';
 import type { Machine } from '../../server/inventory/machine.js';
 import { openSqliteStore } from '../../server/store/sqlite/sqlite-store.js';
 import { buildHttpFixture, type HttpFixture } from '../support/http-fixture.js';
@@ -97,7 +98,7 @@ describe('API tokens', () => {
   it('protects routes that modules register later, without their opting in', async () => {
     const app = Fastify();
     installProblemHandlers(app);
-    installAccessControl(app, f.store.apiTokens);
+    installAccessControl(app, f.store.apiTokens, new RateLimiter({ perMinute: 0, burst: 1 }));
     await app.register(async (scope) => {
       scope.get('/api/v1/added-later', async () => ({ ok: true }));
       scope.post('/api/v1/added-later', async () => ({ ok: true }));
