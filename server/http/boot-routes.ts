@@ -12,7 +12,7 @@ import { CALLBACK_STAGES, type CallbackStage } from '../boot/user-data.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { MachineState } from '../lifecycle/states.js';
 import type { Machine } from '../inventory/machine.js';
-import type { ArtifactRepo, EventRepo, MachineRepo } from '../store/types.js';
+import type { ArtifactRepo, EventRepo, MachineRepo, StoredEvent } from '../store/types.js';
 import type { BlobStore } from '../artifacts/blob-store.js';
 import type { Artifact } from '../artifacts/artifact.js';
 import { APPLIANCE_FILES, type ApplianceFile } from '../boot/boot-urls.js';
@@ -219,15 +219,19 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
       await deps.timeline.record({ machineId: m.id, mac: null, source: 'http', kind: 'machine-iso.refused', outcome: 'error', message: `machine.iso of ${a.name} not built: ${built.reason}`, detail: { code: built.code } });
       return reply.code(500).type('text/plain').send('machine ISO could not be built\n');
     }
+    const name = `${a.name}/machine.iso`;
     // UEFI HTTP Boot fetches the ISO without any script: this download is the installer boot.
-    if (req.method === 'GET' && STARTS_INSTALLER.has(m.state)) {
-      const plan = planBoot(m, deps.cfg);
-      if (plan.kind === 'netboot') {
-        const moved = await deps.lifecycle.move(m.id, 'booting-installer', `installer ISO served (profile ${plan.profileName}, method ${plan.profile.method ?? 'netboot'})`);
-        if (moved.ok) m = moved.machine;
+    const plan = planBoot(m, deps.cfg);
+    if (req.method === 'GET' && plan.kind === 'netboot' && STARTS_INSTALLER.has(m.state)) {
+      const moved = await deps.lifecycle.move(m.id, 'booting-installer', `installer ISO served (profile ${plan.profileName}, method ${plan.profile.method ?? 'netboot'})`);
+      if (moved.ok) m = moved.machine;
+    } else if (req.method === 'GET' && req.headers.range === undefined && plan.kind === 'netboot' && plan.profile.method === 'http-iso' && m.state === 'booting-installer') {
+      const boots = await installerBootsSince(m, (e) => e.kind === 'appliance.fetched' && e.detail?.file === name && e.detail?.status === 200);
+      if (boots >= deps.cfg.lifecycle.maxInstallerBoots) {
+        await deps.lifecycle.fail(m.id, `boot loop: the installer ISO booted ${boots} times without starting the install`);
+        return reply.code(404).type('text/plain').send('not found\n');
       }
     }
-    const name = `${a.name}/machine.iso`;
     const sent = await serveTracked(req, reply, deps.blobs.pathOf(a.sha256), 'appliance', name, deps.blobHandles.open, { ...built.iso.image, etag: built.iso.etag });
     // A SAN boot or a BMC reads ranges only, maybe never byte 0: its first read per boot goes on the timeline.
     const readKey = `${m.id}:${m.tokenGeneration}:${m.state}:${m.stateEnteredAt}:${built.iso.etag}`;
@@ -267,10 +271,10 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
   }
 
   /** Installer boots since the machine entered booting-installer: more than a few means a boot loop. */
-  async function installerBootsSince(m: Machine): Promise<number> {
+  async function installerBootsSince(m: Machine, isBoot: (e: StoredEvent) => boolean = (e) => e.kind === 'script.served' && e.detail?.plan === 'netboot'): Promise<number> {
     const since = Date.parse(m.stateEnteredAt);
     const events = await deps.events.listForMachine(m.id, { afterId: 0, limit: 5000 });
-    return events.filter((e) => e.kind === 'script.served' && e.detail?.plan === 'netboot' && Date.parse(e.ts) >= since).length;
+    return events.filter((e) => isBoot(e) && Date.parse(e.ts) >= since).length;
   }
 
   /** Install callbacks move the lifecycle; a retried callback is accepted, one out of order is refused. */

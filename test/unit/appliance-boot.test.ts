@@ -18,13 +18,18 @@ const CONFIG = '#cloud-config\ninstall:\n  auto: false\n';
 const ISOLINUX = 'DEFAULT live\nLABEL live\n  KERNEL /boot/kernel\n  APPEND initrd=/boot/initrd cdroot\nLABEL memtest\n  KERNEL /boot/memtest\n';
 
 let f: HttpFixture | null = null;
+
+async function waitFor(ok: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 200 && !(await ok()); i++) await new Promise((r) => setTimeout(r, 25));
+  expect(await ok()).toBe(true);
+}
 afterEach(async () => {
   await f?.cleanup();
   f = null;
 });
 
-async function withAppliance(method: string) {
-  f = await buildHttpFixture({ profiles: { pal: { appliance: 'palette-1', method } }, boot: { defaultProfile: 'pal' } });
+async function withAppliance(method: string, config: Record<string, unknown> = {}) {
+  f = await buildHttpFixture({ profiles: { pal: { appliance: 'palette-1', method } }, boot: { defaultProfile: 'pal' }, ...config });
   const tree = join(f.dir, 'tree');
   mkdirSync(join(tree, 'boot', 'grub2'), { recursive: true });
   writeFileSync(join(tree, 'boot', 'kernel'), Buffer.alloc(100_000, 0x4b));
@@ -174,6 +179,26 @@ describe('appliance profiles', () => {
     // Fetching the ISO again (a stale boot entry) never moves an installed machine back.
     await f!.app.inject({ url: f!.bootPath(m, '/appliance/palette-1/machine.iso') });
     expect((await f!.store.machines.get(m.id))!.state).toBe('installed');
+  });
+
+  it('http-iso: an ISO that keeps booting without starting the install is a boot loop', async () => {
+    const { m } = await withAppliance('http-iso', { lifecycle: { maxInstallerBoots: 2 } });
+    await f!.app.listen({ host: '127.0.0.1', port: 0 });
+    const url = `http://127.0.0.1:${(f!.app.server.address() as { port: number }).port}${f!.bootPath(m, '/appliance/palette-1/machine.iso')}`;
+    const fetched = async () => (await f!.store.events.listForMachine(m.id)).filter((e) => e.kind === 'appliance.fetched' && e.detail?.status === 200).length;
+    for (let boot = 1; boot <= 2; boot++) {
+      const r = await fetch(url);
+      expect(r.status).toBe(200);
+      await r.arrayBuffer();
+      await waitFor(async () => (await fetched()) === boot);
+      // Range reads (a BMC, a retry) are not boots.
+      expect((await fetch(url, { headers: { range: 'bytes=0-2047' } })).status).toBe(206);
+    }
+    expect((await f!.store.machines.get(m.id))!.state).toBe('booting-installer');
+    expect((await fetch(url)).status).toBe(404);
+    const after = (await f!.store.machines.get(m.id))!;
+    expect(after.state).toBe('failed');
+    expect(after.stateReason).toMatch(/boot loop: the installer ISO booted 2 times/);
   });
 
   it('virtual-media: a network boot falls through to the BMC CD', async () => {
