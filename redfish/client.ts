@@ -13,7 +13,7 @@ import { DEFAULT_SESSIONS_PATH, parseServiceRoot, SERVICE_ROOT_PATH, type Servic
 import { parseSessionResponse, sessionLoginBody, sessionsUnsupported, type SessionCredentials } from './resources/sessions.js';
 import { isTaskBody, parseTask, taskFailedError, taskOutcome, type Task, type TaskResult } from './resources/tasks.js';
 import { createTlsAgent, type RedfishTlsOptions, type TlsAgentHandle, type TofuInfo } from './tls.js';
-import { Transport, parseRetryAfter, type HttpMethod, type RawResponse } from './transport.js';
+import { Transport, parseRetryAfter, type HttpMethod, type RawResponse, type RedfishCall } from './transport.js';
 
 export type AuthMode = 'auto' | 'session' | 'basic';
 
@@ -44,6 +44,8 @@ export interface RedfishClientOptions {
   taskTimeoutMs?: number;
   /** Replaces the timer used between retries and polls (schedulers, tests). */
   sleep?: (ms: number) => Promise<void>;
+  /** Told about every HTTP exchange with the BMC (method, path, status, duration, retry); no bodies. */
+  onCall?: (call: RedfishCall) => void;
 }
 
 export interface RedfishResponse {
@@ -148,6 +150,7 @@ export class RedfishClient extends EventEmitter<ClientEvents> {
       logger: this.logger,
       sleep: this.sleep,
       random: () => randomInt(0, 1_000_000) / 1_000_000,
+      ...(opts.onCall === undefined ? {} : { onCall: opts.onCall }),
     });
   }
 

@@ -9,6 +9,7 @@ export type { RedfishLogger } from './logger.js';
 export { certificateFingerprint, normalizeFingerprint } from './tls.js';
 export type { RedfishTlsOptions, TofuInfo } from './tls.js';
 export { parseRetryAfter } from './transport.js';
+export type { HttpMethod, RedfishCall } from './transport.js';
 
 export type { ServiceRoot } from './resources/service-root.js';
 export type { BootSettings, ComputerSystem, PowerState, ResetAction, ResetType } from './resources/systems.js';

@@ -35,6 +35,21 @@ export interface RetryPolicy {
   maxRetryAfterMs: number;
 }
 
+/** One HTTP exchange with the BMC, reported after it ends (bodies and headers are never included). */
+export interface RedfishCall {
+  method: HttpMethod;
+  path: string;
+  /** HTTP status, absent when the exchange failed before an answer. */
+  status?: number;
+  durationMs: number;
+  /** 0 for the first attempt, then 1, 2, ... for retries of the same request. */
+  attempt: number;
+  /** Set when the transport will try again after this exchange. */
+  retryInMs?: number;
+  /** The error code when no answer came (RB_REDFISH_TIMEOUT, RB_REDFISH_CONNECTION, ...). */
+  error?: string;
+}
+
 export interface TransportOptions {
   baseUrl: URL;
   agent: https.Agent;
@@ -43,6 +58,7 @@ export interface TransportOptions {
   logger: RedfishLogger;
   sleep: (ms: number) => Promise<void>;
   random: () => number;
+  onCall?: (call: RedfishCall) => void;
 }
 
 // Connection failures where the request certainly never reached the BMC: safe to retry any method.
@@ -101,19 +117,24 @@ export class Transport {
     let identity = true;
     for (let attempt = 0; ; attempt++) {
       let res: RawResponse;
+      const started = Date.now();
       try {
         res = await this.once(req, path, identity);
       } catch (err) {
         const e = this.classify(err, req.method, path);
-        if (attempt < budget && e.retryable) {
-          const delay = this.backoff(attempt);
+        const retry = attempt < budget && e.retryable;
+        const delay = retry ? this.backoff(attempt) : undefined;
+        this.report({ method: req.method, path, durationMs: Date.now() - started, attempt, error: e.error.code, ...(delay === undefined ? {} : { retryInMs: delay }) });
+        if (delay !== undefined) {
           this.opts.logger.warn(`redfish ${req.method} ${path}: ${e.error.message}; retry ${attempt + 1}/${budget} in ${delay} ms`);
           await this.opts.sleep(delay);
           continue;
         }
         throw e.error;
       }
+      const durationMs = Date.now() - started;
       if (res.status === 406 && identity) {
+        this.report({ method: req.method, path, status: res.status, durationMs, attempt, retryInMs: 0 });
         // HPE Gen10 Plus answers 406 to `Accept-Encoding: identity` on some resources; sushy retries without it.
         this.opts.logger.info(`redfish ${req.method} ${path}: 406 with Accept-Encoding identity; retrying without it`);
         identity = false;
@@ -121,9 +142,18 @@ export class Transport {
         continue;
       }
       const wait = attempt < budget ? this.retryDelay(req.method, res, attempt) : undefined;
+      this.report({ method: req.method, path, status: res.status, durationMs, attempt, ...(wait === undefined ? {} : { retryInMs: wait }) });
       if (wait === undefined) return res;
       this.opts.logger.warn(`redfish ${req.method} ${path}: HTTP ${res.status}; retry ${attempt + 1}/${budget} in ${wait} ms`);
       await this.opts.sleep(wait);
+    }
+  }
+
+  private report(call: RedfishCall): void {
+    try {
+      this.opts.onCall?.(call);
+    } catch (err) {
+      this.opts.logger.error(`redfish: call observer threw: ${err instanceof Error ? err.message : String(err)}`);
     }
   }
 

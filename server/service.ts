@@ -27,12 +27,15 @@ import { BootFileSource } from './tftp/boot-file-source.js';
 import { directorySource } from './tftp/directory-source.js';
 import { TftpServer } from './tftp/server.js';
 import { Timeline } from './timeline/recorder.js';
+import { BmcProvisioner } from './provisioning/bmc-provisioner.js';
+import { loadOrCreateCredentialKey } from './secrets/credential-cipher.js';
 
 export interface RunningService {
   store: Store;
   timeline: Timeline;
   /** Prometheus metrics; provisioning layers report BMC, MAAS and appliance calls through it. */
   metrics: Metrics;
+  provisioner: BmcProvisioner;
   http: FastifyInstance | null;
   tftp: TftpServer | null;
   dhcp: DhcpServer | null;
@@ -55,15 +58,26 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
   const problems: string[] = [];
   const metrics = new Metrics(store.machines);
   timeline.on('event', metrics.onTimelineEvent);
-  const svc: RunningService = { store, timeline, metrics, http: null, tftp: null, dhcp: null, problems, stop };
+    const cipher = await loadOrCreateCredentialKey(cfg.bmcKeyFile);
 
   const templatesDir = cfg.boot.templatesDir ?? join(bundledBootAssets(), 'templates');
   const userData = await ProfileUserData.load(cfg.profiles, templatesDir, urls);
   const lifecycle = new Lifecycle(store.machines, store.events, timeline, cfg.lifecycle, log.child({ component: 'lifecycle' }));
   lifecycle.startWatchdog(cfg.lifecycle.watchdogSeconds * 1000);
+  const bmcLog = log.child({ component: 'bmc' });
+  const bmcSettings = { timeoutMs: cfg.bmc.timeoutSeconds * 1000, retries: cfg.bmc.retries };
+  const provisioner = new BmcProvisioner({ cfg, machines: store.machines, bmcs: store.bmcs, artifacts: store.artifacts, timeline, lifecycle, cipher, urls, settings: bmcSettings, metrics, log: bmcLog });
+  provisioner.start();
+  const svc: RunningService = { store, timeline, metrics, provisioner, http: null, tftp: null, dhcp: null, problems, stop };
   const blobHandles = new FileHandleCache();
   const blobs = new BlobStore(cfg.artifactsRoot);
-  const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs, blobHandles });
+  const bmc = {
+    machines: store.machines,
+    bmcs: store.bmcs,
+    provisioner,
+    registration: { machines: store.machines, bmcs: store.bmcs, events: store.events, timeline, cipher, settings: bmcSettings, metrics, log: bmcLog },
+  };
+  const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs, blobHandles, bmc });
   try {
     await app.listen({ host: cfg.http.listen, port: cfg.http.port });
     svc.http = app;
@@ -127,6 +141,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
 
   async function stop(): Promise<void> {
     lifecycle.stopWatchdog();
+    await provisioner.stop();
     await svc.dhcp?.stop();
     await svc.tftp?.stop();
     await svc.http?.close();

@@ -53,6 +53,12 @@ export class BootUrls {
     return `${this.base(m)}/appliance/${encodeURIComponent(name)}/machine.iso`;
   }
 
+  /** The machine's ISO (see machineIso) and its cidata seed for a BMC's virtual media, under an expiring media token. */
+  virtualMedia(m: Pick<Machine, 'id' | 'tokenGeneration'>, appliance: string, ttlSeconds: number): { iso: string; cidata: string } {
+    const base = `${this.publicUrl}/boot/${m.id}/${this.tokens.mediaTokenFor(m, ttlSeconds)}`;
+    return { iso: `${base}/appliance/${encodeURIComponent(appliance)}/machine.iso`, cidata: `${base}/cidata.iso` };
+  }
+
   /** Profile artifact references are paths under the artifact root, or absolute URLs used as they are. */
   artifact(m: Pick<Machine, 'id' | 'tokenGeneration'>, ref: string): string {
     if (/^https?:\/\//.test(ref)) return ref;

@@ -7,6 +7,7 @@ import { startService } from '../service.js';
 import { apiTarget, type ApiTarget } from './api-client.js';
 import { CliFailure } from './api-call.js';
 import { addArtifact, listArtifacts } from './artifacts-command.js';
+import { bmcAdd, bmcList, bmcProvision } from './bmc-command.js';
 import { listClusters } from './clusters-command.js';
 import { machineEvents } from './events-command.js';
 import { addMachine, deleteMachine, importMachines, listMachines, showMachine } from './machines-command.js';
@@ -180,6 +181,48 @@ function buildProgram(setCode: (code: number) => void): Command {
   withApi(program.command('provision').description('install a machine again').argument('<machine>', 'name or id')).action(
     act(async (m: string, o: ApiOpts) => provisionMachine(await target(o), m, process.stdout, process.stderr)),
   );
+
+  const bmc = program.command('bmc').description('machines registered and provisioned through their BMCs (Redfish)');
+  withApi(
+    bmc
+      .command('add')
+      .description('register a machine by its BMC; the password comes from --password-file or $RACKBOOT_BMC_PASSWORD, never the command line')
+      .argument('<address>', 'BMC host, host:port or https:// URL')
+      .requiredOption('--username <user>', 'BMC account')
+      .option('--password-file <file>', 'file holding the BMC password')
+      .option('--ca-file <file>', 'trust: PEM CA bundle that signs the BMC certificate')
+      .option('--fingerprint <sha256>', 'trust: pin the BMC certificate by its SHA-256 fingerprint')
+      .option('--tofu', 'trust: record and pin the certificate seen now (trust on first use)')
+      .option('--system-id <id>', 'Redfish System, when the BMC manages several')
+      .option('--name <name>', 'machine name (default srv-<serial>)')
+      .option('--profile <name>', 'boot profile')
+      .option('--rack <rack>', 'rack'),
+  ).action(
+    act(async (address: string, o: ApiOpts & { username: string; passwordFile?: string; caFile?: string; fingerprint?: string; tofu?: boolean; systemId?: string; name?: string; profile?: string; rack?: string }) => {
+      const { server: _s, token: _t, config: _c, ...rest } = o;
+      return bmcAdd(await target(o), { address, ...rest }, process.env, process.stdout);
+    }),
+  );
+  withApi(
+    bmc
+      .command('provision')
+      .description('provision machines through their BMCs: named ones, or those a selector matches')
+      .argument('[machines...]', 'names or ids')
+      .addOption(new Option('--method <method>', 'boot path').choices(['pxe', 'virtual-media']).default('pxe'))
+      .option('--tag <tag>', 'select machines with this tag')
+      .option('--rack <rack>', 'select machines in this rack')
+      .addOption(new Option('--state <state>', 'select machines in this state').choices(MACHINE_STATES)),
+  ).action(
+    act(async (names: string[], o: ApiOpts & { method: string; tag?: string; rack?: string; state?: string }) =>
+      bmcProvision(
+        await target(o),
+        { targets: names, method: o.method, ...(o.tag === undefined ? {} : { tag: o.tag }), ...(o.rack === undefined ? {} : { rack: o.rack }), ...(o.state === undefined ? {} : { state: o.state }) },
+        process.stdout,
+        process.stderr,
+      ),
+    ),
+  );
+  withApi(bmc.command('list').description('registered BMCs (never their passwords)')).action(act(async (o: ApiOpts) => bmcList(await target(o), process.stdout)));
 
   const tokens = program.command('tokens').description('API tokens, managed on the rackboot host through its data directory');
   tokens

@@ -11,6 +11,7 @@ export interface ResolvedConfig extends Config {
   advertiseIp: string;
   publicUrl: string;
   artifactsRoot: string;
+  bmcKeyFile: string;
 }
 
 export interface ConfigIssue {
@@ -83,6 +84,7 @@ export function validateConfig(doc: unknown, cwd: string): ConfigResult {
       advertiseIp,
       publicUrl: cfg.http.publicUrl ?? `http://${advertiseIp}:${cfg.http.port}`,
       artifactsRoot: resolve(cwd, cfg.artifacts.root ?? resolve(dataDir, 'artifacts')),
+      bmcKeyFile: resolve(cwd, cfg.bmc.keyFile ?? resolve(dataDir, 'secrets', 'bmc-credentials.key')),
     },
   };
 }

@@ -132,6 +132,18 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    bmc: Type.Object(
+      {
+        keyFile: Type.Optional(Type.String({ minLength: 1, description: 'AES-256 key for stored BMC passwords, kept outside the database; defaults to <dataDir>/secrets/bmc-credentials.key (created 0600 at first start)' })),
+        maxConcurrent: Type.Integer({ minimum: 1, maximum: 1000, default: 8, description: 'machines provisioned through their BMCs at once, across all BMCs' }),
+        maxPerBmc: Type.Integer({ minimum: 1, maximum: 64, default: 1, description: 'machines provisioned at once behind one BMC address (chassis managers serve several systems)' }),
+        mediaTokenSeconds: Type.Integer({ minimum: 60, maximum: 86400, default: 7200, description: 'lifetime of the URLs handed to a BMC as virtual media; the BMC reads the ISO until the install ends' }),
+        pxeTarget: Type.Union([Type.Literal('Pxe'), Type.Literal('UefiHttp')], { default: 'Pxe', description: 'one-time boot target of the PXE path' }),
+        timeoutSeconds: Type.Integer({ minimum: 1, maximum: 600, default: 30, description: 'per Redfish request' }),
+        retries: Type.Integer({ minimum: 0, maximum: 10, default: 3, description: 'extra attempts per Redfish request on connection errors, 5xx and busy answers' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     artifacts: Type.Object(
       { root: Type.Optional(Type.String({ minLength: 1, description: 'defaults to <dataDir>/artifacts' })) },
       { additionalProperties: false, default: {} },

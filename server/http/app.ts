@@ -10,11 +10,12 @@ import { registerOpenApi } from './openapi.js';
 import { installMetrics } from './metrics-route.js';
 import { eventStreamRoutes } from './event-stream-route.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { bmcRoutes, type BmcRouteDeps } from './bmc-routes.js';
 import { bootRoutes, type BootRouteDeps } from './boot-routes.js';
 import { machineRoutes, type MachineRouteDeps } from './machine-routes.js';
 import { installProblemHandlers } from './problem.js';
 
-export type HttpDeps = BootRouteDeps & MachineRouteDeps & { log: Logger; apiTokens: ApiTokenRepo; audit: AuditRepo; metrics: Metrics };
+export type HttpDeps = BootRouteDeps & MachineRouteDeps & { log: Logger; apiTokens: ApiTokenRepo; audit: AuditRepo; metrics: Metrics; bmc: BmcRouteDeps };
 
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -38,5 +39,6 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => bootRoutes(scope, deps));
   await app.register(async (scope) => machineRoutes(scope, deps));
   await app.register(async (scope) => eventStreamRoutes(scope, deps));
+  await app.register(async (scope) => bmcRoutes(scope, deps.bmc));
   return app;
 }

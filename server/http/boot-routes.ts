@@ -39,6 +39,9 @@ export interface BootRouteDeps {
   blobHandles: FileHandleCache;
 }
 
+// What a BMC mounts: the cidata seed and ISO images of an appliance.
+const MEDIA_PATH = /^\/boot\/[^/]+\/[^/]+\/(cidata\.iso|appliance\/[^/]+\/[^/?]+\.iso)(\?|$)/;
+
 const STARTS_INSTALLER: ReadonlySet<MachineState> = new Set(['discovered', 'ready', 'provisioning']);
 
 interface BootParams {
@@ -63,8 +66,10 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
   app.addHook('preHandler', async (req: FastifyRequest<{ Params: BootParams }>, reply: FastifyReply) => {
     const { id, token } = req.params;
     const m = /^[0-9a-f-]{36}$/.test(id) ? await deps.machines.get(id) : null;
-    if (m === null || !deps.tokens.verify(m, token)) {
-      req.log.warn({ remote: req.ip, id }, 'boot path with an unknown machine or a bad token');
+    // Media tokens (expiring, handed to BMCs) open the ISO paths only.
+    const media = m !== null && MEDIA_PATH.test(req.url) ? deps.tokens.verifyMedia(m, token) : 'bad';
+    if (m === null || (media !== 'ok' && !deps.tokens.verify(m, token))) {
+      req.log.warn({ remote: req.ip, id }, media === 'expired' ? 'virtual-media URL with an expired media token' : 'boot path with an unknown machine or a bad token');
       return reply.code(404).type('text/plain').send('not found\n');
     }
     req.machine = m;

@@ -16,6 +16,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   422: 'the body is well-formed but invalid; `issues` lists why',
   429: 'too many requests from this client; retry after `retry-after` seconds',
   500: 'internal error',
+  502: 'a device rackboot talks to (a BMC) could not be reached or refused',
 };
 
 /** Problem responses for a route's schema, as application/problem+json. */

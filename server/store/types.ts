@@ -1,6 +1,7 @@
 import type { Artifact, NewArtifact } from '../artifacts/artifact.js';
 import type { Machine, NewMachine } from '../inventory/machine.js';
 import type { MachineState } from '../lifecycle/states.js';
+import type { BmcRecord, NewBmcRecord } from '../provisioning/bmc-record.js';
 
 // The storage contract. Every method is atomic on its own, so a PostgreSQL backend can implement it
 // with one transaction per call; SQLite is the embedded default.
@@ -69,7 +70,7 @@ export interface LeaseRepo {
   remove(ip: string): Promise<void>;
 }
 
-export type EventSource = 'dhcp' | 'pxe' | 'tftp' | 'http' | 'callback' | 'lifecycle' | 'api';
+export type EventSource = 'dhcp' | 'pxe' | 'tftp' | 'http' | 'callback' | 'lifecycle' | 'api' | 'bmc';
 export type EventOutcome = 'ok' | 'error' | 'info';
 
 export interface NewEvent {
@@ -159,10 +160,19 @@ export interface AuditRepo {
   list(f: AuditFilter): Promise<{ items: AuditEntry[]; total: number }>;
 }
 
+export interface BmcRepo {
+  /** Creates or replaces the BMC of a machine (one BMC per machine). */
+  put(r: NewBmcRecord): Promise<BmcRecord>;
+  get(machineId: string): Promise<BmcRecord | null>;
+  list(): Promise<BmcRecord[]>;
+  delete(machineId: string): Promise<boolean>;
+}
+
 export interface Store {
   readonly apiTokens: ApiTokenRepo;
   readonly audit: AuditRepo;
   readonly artifacts: ArtifactRepo;
+  readonly bmcs: BmcRepo;
   readonly machines: MachineRepo;
   readonly leases: LeaseRepo;
   readonly events: EventRepo;

@@ -3,7 +3,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { issueApiToken } from '../../server/access/api-tokens.js';
 import { bundledBootAssets } from '../../server/boot/assets-path.js';
 import { BootUrls } from '../../server/boot/boot-urls.js';
@@ -22,6 +22,9 @@ import { normalizeMachineInput } from '../../server/inventory/normalize.js';
 import { openSqliteStore } from '../../server/store/sqlite/sqlite-store.js';
 import type { Store, StoredEvent } from '../../server/store/types.js';
 import { Timeline } from '../../server/timeline/recorder.js';
+import type { BmcClientSettings } from '../../server/provisioning/bmc-connection.js';
+import { BmcProvisioner } from '../../server/provisioning/bmc-provisioner.js';
+import { loadOrCreateCredentialKey, type CredentialCipher } from '../../server/secrets/credential-cipher.js';
 
 export const ADVERTISE = '10.250.0.1';
 
@@ -33,6 +36,9 @@ export interface HttpFixture {
   urls: BootUrls;
   timeline: Timeline;
   metrics: Metrics;
+  lifecycle: Lifecycle;
+  provisioner: BmcProvisioner;
+  cipher: CredentialCipher;
   /** Temp directory holding the database, secret, artifacts and iPXE files. */
   dir: string;
   artifactsRoot: string;
@@ -61,7 +67,14 @@ export interface HttpFixture {
  * directory, all in one temp directory that cleanup() removes. `config` is merged into a minimal
  * document and validated, so defaults match what rackboot runs with.
  */
-export async function buildHttpFixture(config: Record<string, unknown> = {}): Promise<HttpFixture> {
+export interface HttpFixtureOptions {
+  /** Overrides of the BMC client settings (the fixture's default retry and poll steps are short). */
+  bmc?: Partial<BmcClientSettings>;
+  /** Logger for the app and the BMC layer (silent by default). */
+  log?: Logger;
+}
+
+export async function buildHttpFixture(config: Record<string, unknown> = {}, opts: HttpFixtureOptions = {}): Promise<HttpFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'rb-http-'));
   try {
     const artifactsRoot = join(dir, 'artifacts');
@@ -79,7 +92,7 @@ export async function buildHttpFixture(config: Record<string, unknown> = {}): Pr
     if (!r.ok) throw new Error(`fixture config invalid: ${JSON.stringify(r.issues)}`);
     const cfg = r.config;
 
-    const log = pino({ level: 'silent' });
+    const log = opts.log ?? pino({ level: 'silent' });
     const store = openSqliteStore(join(cfg.dataDir, 'rackboot.db'));
     const tokens = new MachineTokens(await loadOrCreateSecret(cfg.dataDir));
     const urls = new BootUrls(cfg.publicUrl, tokens);
@@ -94,7 +107,13 @@ export async function buildHttpFixture(config: Record<string, unknown> = {}): Pr
     const viewerToken = (await issueApiToken(store.apiTokens, 'test-viewer', 'viewer')).secret;
     const metrics = new Metrics(store.machines);
     timeline.on('event', metrics.onTimelineEvent);
-    const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs: new BlobStore(artifactsRoot), blobHandles });
+    const cipher = await loadOrCreateCredentialKey(cfg.bmcKeyFile);
+    // Short retry and poll steps: the fixture BMCs answer at once.
+    const settings: BmcClientSettings = { timeoutMs: cfg.bmc.timeoutSeconds * 1000, retries: cfg.bmc.retries, retryBaseDelayMs: 10, powerPollMs: 10, ...opts.bmc };
+    const provisioner = new BmcProvisioner({ cfg, machines: store.machines, bmcs: store.bmcs, artifacts: store.artifacts, timeline, lifecycle, cipher, urls, settings, metrics, log });
+    provisioner.start();
+    const bmc = { machines: store.machines, bmcs: store.bmcs, provisioner, registration: { machines: store.machines, bmcs: store.bmcs, events: store.events, timeline, cipher, settings, metrics, log } };
+    const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs: new BlobStore(artifactsRoot), blobHandles, bmc });
     await app.ready();
 
     return {
@@ -105,6 +124,9 @@ export async function buildHttpFixture(config: Record<string, unknown> = {}): Pr
       urls,
       timeline,
       metrics,
+      lifecycle,
+      provisioner,
+      cipher,
       dir,
       artifactsRoot,
       ipxeDir,
@@ -142,6 +164,7 @@ export async function buildHttpFixture(config: Record<string, unknown> = {}): Pr
       },
       async cleanup() {
         try {
+          await provisioner.stop();
           await app.close();
           await blobHandles.close();
           await store.close();

@@ -95,6 +95,15 @@ export interface FixtureServerOptions {
   resetTaskPolls?: number;
   /** Polls before the Dell SCP job completes (default 2). */
   dellJobPolls?: number;
+  /** Delay before each answer, so concurrent clients overlap measurably. */
+  latencyMs?: number;
+  /** Requests being answered right now and the most seen at once; may be shared by several servers. */
+  gauge?: InFlightGauge;
+}
+
+export interface InFlightGauge {
+  current: number;
+  max: number;
 }
 
 interface TaskState {
@@ -320,7 +329,21 @@ export class RedfishFixtureServer {
     return false;
   }
 
+  /** Requests in progress on this server, and the most at once. */
+  readonly inFlight: InFlightGauge = { current: 0, max: 0 };
+
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const gauges = this.opts.gauge === undefined ? [this.inFlight] : [this.inFlight, this.opts.gauge];
+    for (const g of gauges) g.max = Math.max(g.max, ++g.current);
+    try {
+      if (this.opts.latencyMs !== undefined) await new Promise((r) => setTimeout(r, this.opts.latencyMs));
+      await this.answer(req, res);
+    } finally {
+      for (const g of gauges) g.current--;
+    }
+  }
+
+  private async answer(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const raw = Buffer.concat(chunks).toString('utf8');

@@ -124,4 +124,23 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX audit_log_target ON audit_log(target, id);
     `,
   },
+  {
+    version: 6,
+    name: 'bmcs',
+    sql: `
+      CREATE TABLE bmcs (
+        machine_id TEXT PRIMARY KEY REFERENCES machines(id) ON DELETE CASCADE,
+        address TEXT NOT NULL,
+        username TEXT NOT NULL,
+        sealed_password TEXT NOT NULL,
+        system_id TEXT NOT NULL,
+        vendor TEXT NOT NULL,
+        trust TEXT NOT NULL,
+        hardware TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE INDEX bmcs_address ON bmcs(address);
+    `,
+  },
 ];

@@ -6,6 +6,7 @@ import { swapUuidByteOrder } from '../../inventory/identity.js';
 import type { Machine, NewMachine } from '../../inventory/machine.js';
 import type { MachineState } from '../../lifecycle/states.js';
 import type { Artifact, NewArtifact } from '../../artifacts/artifact.js';
+import type { BmcRecord, NewBmcRecord } from '../../provisioning/bmc-record.js';
 import {
   StoreError,
   type ApiRole,
@@ -16,6 +17,7 @@ import {
   type AuditFilter,
   type AuditRepo,
   type NewAuditEntry,
+  type BmcRepo,
   type EventRepo,
   type Lease,
   type LeaseRepo,
@@ -68,6 +70,7 @@ export function openSqliteStore(path: string, migrations: Migration[] = MIGRATIO
     apiTokens: new SqliteApiTokens(db),
     audit: new SqliteAudit(db),
     artifacts: new SqliteArtifacts(db),
+    bmcs: new SqliteBmcs(db),
     machines: new SqliteMachines(db),
     leases: new SqliteLeases(db),
     events: new SqliteEvents(db),
@@ -529,4 +532,66 @@ class SqliteAudit implements AuditRepo {
       })),
     };
   }
+}
+
+interface BmcRow {
+  machine_id: string;
+  address: string;
+  username: string;
+  sealed_password: string;
+  system_id: string;
+  vendor: string;
+  trust: string;
+  hardware: string;
+  created_at: string;
+  updated_at: string;
+}
+
+class SqliteBmcs implements BmcRepo {
+  constructor(private readonly db: Db) {}
+
+  async put(r: NewBmcRecord): Promise<BmcRecord> {
+    const now = new Date().toISOString();
+    try {
+      this.db
+        .prepare(
+          `INSERT INTO bmcs (machine_id, address, username, sealed_password, system_id, vendor, trust, hardware, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?)
+           ON CONFLICT(machine_id) DO UPDATE SET address = excluded.address, username = excluded.username, sealed_password = excluded.sealed_password,
+             system_id = excluded.system_id, vendor = excluded.vendor, trust = excluded.trust, hardware = excluded.hardware, updated_at = excluded.updated_at`,
+        )
+        .run(r.machineId, r.address, r.username, r.sealedPassword, r.systemId, JSON.stringify(r.vendor), JSON.stringify(r.trust), JSON.stringify(r.hardware), now, now);
+    } catch (e) {
+      if ((e as { code?: string }).code === 'SQLITE_CONSTRAINT_FOREIGNKEY') throw new StoreError('RB_NOT_FOUND', `no machine ${r.machineId}`);
+      throw e;
+    }
+    return (await this.get(r.machineId))!;
+  }
+
+  async get(machineId: string): Promise<BmcRecord | null> {
+    const row = this.db.prepare('SELECT * FROM bmcs WHERE machine_id = ?').get(machineId) as BmcRow | undefined;
+    return row === undefined ? null : toBmc(row);
+  }
+
+  async list(): Promise<BmcRecord[]> {
+    return (this.db.prepare('SELECT * FROM bmcs ORDER BY address, system_id').all() as BmcRow[]).map(toBmc);
+  }
+
+  async delete(machineId: string): Promise<boolean> {
+    return this.db.prepare('DELETE FROM bmcs WHERE machine_id = ?').run(machineId).changes > 0;
+  }
+}
+
+function toBmc(r: BmcRow): BmcRecord {
+  return {
+    machineId: r.machine_id,
+    address: r.address,
+    username: r.username,
+    sealedPassword: r.sealed_password,
+    systemId: r.system_id,
+    vendor: JSON.parse(r.vendor) as BmcRecord['vendor'],
+    trust: JSON.parse(r.trust) as BmcRecord['trust'],
+    hardware: JSON.parse(r.hardware) as BmcRecord['hardware'],
+    createdAt: r.created_at,
+    updatedAt: r.updated_at,
+  };
 }
