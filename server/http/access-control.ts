@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { authenticateApiToken } from '../access/api-tokens.js';
+import { cookieValue, SESSION_COOKIE, type BrowserSessions } from '../access/browser-sessions.js';
 import type { ApiToken, ApiTokenRepo } from '../store/types.js';
 import { sendProblem } from './problem.js';
 import type { RateLimiter } from './rate-limiter.js';
@@ -13,6 +14,8 @@ declare module 'fastify' {
 
 const READ_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD']);
 const OPEN_ROUTES: ReadonlySet<string> = new Set(['/healthz']);
+/** Signing the dashboard in and out is the one write a viewer may make. */
+export const VIEWER_WRITABLE_PATHS: ReadonlySet<string> = new Set(['/api/v1/session']);
 
 /**
  * Routes that take no API token: health, and the boot paths, which carry the machine's capability
@@ -20,20 +23,25 @@ const OPEN_ROUTES: ReadonlySet<string> = new Set(['/healthz']);
  * since only that capability is ever read there.
  */
 export function isOpenPath(path: string): boolean {
-  return OPEN_ROUTES.has(path) || path.startsWith('/boot/');
+  // The dashboard's static files hold no data; everything it shows comes through the gated API.
+  return OPEN_ROUTES.has(path) || path.startsWith('/boot/') || path === '/ui' || path.startsWith('/ui/');
 }
 
 /**
  * The one gate for everything outside the boot paths: a route added anywhere later is protected
  * without opting in. Viewers may only read.
  */
-export function installAccessControl(app: FastifyInstance, tokens: ApiTokenRepo, limiter: RateLimiter): void {
+export function installAccessControl(app: FastifyInstance, tokens: ApiTokenRepo, limiter: RateLimiter, sessions: BrowserSessions | null = null): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (req, reply) => {
     const path = routePath(req);
     if (isOpenPath(path)) return;
     const m = /^Bearer +([!-~]+) *$/i.exec(req.headers.authorization ?? '');
-    const token = m === null ? null : await authenticateApiToken(tokens, m[1]!);
+    // Without a bearer token, the dashboard's session cookie stands for the token it was opened with;
+    // that token is looked up again on every request, so revoking it signs the browser out.
+    const sessionId = m === null && sessions !== null ? cookieValue(req.headers.cookie, SESSION_COOKIE) : null;
+    const sessionSha = sessionId === null ? null : sessions!.lookup(sessionId);
+    const token = m !== null ? await authenticateApiToken(tokens, m[1]!) : sessionSha !== null ? await tokens.findBySecretSha256(sessionSha) : null;
     // Per token once known; per address otherwise, which also slows down guessing.
     const taken = limiter.take(token === null ? `ip:${req.ip}` : `token:${token.id}`);
     if (!taken.ok) {
@@ -41,17 +49,21 @@ export function installAccessControl(app: FastifyInstance, tokens: ApiTokenRepo,
       reply.header('retry-after', String(taken.retryAfterSeconds));
       return sendProblem(reply, 429, 'Too many requests', `rate limit reached for ${token === null ? `address ${req.ip}` : `token '${token.name}'`}; retry in ${taken.retryAfterSeconds} s`);
     }
-    if (m === null) {
+    if (m === null && sessionId === null) {
       reply.header('www-authenticate', 'Bearer realm="rackboot"');
       return sendProblem(reply, 401, 'Unauthorized', 'send an API token in the header Authorization: Bearer <token>');
     }
     if (token === null) {
-      req.log.info({ remote: req.ip, url: path }, 'API request with an unknown or revoked token');
+      req.log.info({ remote: req.ip, url: path }, m === null ? 'API request with an ended dashboard session' : 'API request with an unknown or revoked token');
       reply.header('www-authenticate', 'Bearer realm="rackboot", error="invalid_token"');
-      return sendProblem(reply, 401, 'Unauthorized', 'the API token is unknown or revoked');
+      return sendProblem(reply, 401, 'Unauthorized', m === null ? 'the dashboard session has ended or its token was revoked; sign in again' : 'the API token is unknown or revoked');
     }
     req.principal = token;
-    if (token.role !== 'admin' && !READ_METHODS.has(req.method)) {
+    // A page on another site cannot add a custom header without CORS, which rackboot never grants.
+    if (m === null && !READ_METHODS.has(req.method) && req.headers['x-rackboot-csrf'] === undefined) {
+      return sendProblem(reply, 403, 'Forbidden', 'writes with a session cookie must carry the header X-Rackboot-CSRF');
+    }
+    if (token.role !== 'admin' && !READ_METHODS.has(req.method) && !VIEWER_WRITABLE_PATHS.has(path)) {
       return sendProblem(reply, 403, 'Forbidden', `token '${token.name}' has role ${token.role}, which may only read (GET, HEAD)`);
     }
   });

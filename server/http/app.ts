@@ -1,6 +1,9 @@
 import { Type } from '@sinclair/typebox';
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import { join } from 'node:path';
 import type { Logger } from 'pino';
+import { BrowserSessions } from '../access/browser-sessions.js';
+import { bundledBootAssets } from '../boot/assets-path.js';
 import type { ApiTokenRepo, AuditRepo } from '../store/types.js';
 import { installAudit } from './audit.js';
 import { installAccessControl } from './access-control.js';
@@ -14,6 +17,8 @@ import { bmcRoutes, type BmcRouteDeps } from './bmc-routes.js';
 import { bootRoutes, type BootRouteDeps } from './boot-routes.js';
 import { machineRoutes, type MachineRouteDeps } from './machine-routes.js';
 import { installProblemHandlers } from './problem.js';
+import { sessionRoutes } from './session-routes.js';
+import { loadUiAssets, uiRoutes } from './ui-routes.js';
 
 export type HttpDeps = BootRouteDeps & MachineRouteDeps & { log: Logger; apiTokens: ApiTokenRepo; audit: AuditRepo; metrics: Metrics; bmc: BmcRouteDeps };
 
@@ -31,7 +36,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   addApiSchemas(app);
   // Before any route: every route registered after this, by any module, sits behind the gate and is
   // described in the OpenAPI document.
-  installAccessControl(app, deps.apiTokens, new RateLimiter(deps.cfg.api.rateLimit));
+  const sessions = new BrowserSessions();
+  installAccessControl(app, deps.apiTokens, new RateLimiter(deps.cfg.api.rateLimit), sessions);
   await registerOpenApi(app);
   installMetrics(app, deps.metrics);
   installAudit(app, deps.audit);
@@ -40,5 +46,8 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => machineRoutes(scope, deps));
   await app.register(async (scope) => eventStreamRoutes(scope, deps));
   await app.register(async (scope) => bmcRoutes(scope, deps.bmc));
+  await app.register(async (scope) => sessionRoutes(scope, sessions));
+  const ui = await loadUiAssets(join(bundledBootAssets(), 'ui'));
+  await app.register(async (scope) => uiRoutes(scope, ui));
   return app;
 }
