@@ -78,7 +78,8 @@ export function follow(onEvent, onStatus) {
     }
     onEvent(kind, data);
   };
+  // rackboot names its messages `timeline` (one machine timeline event each); plain messages are taken too.
   es.onmessage = deliver('message');
-  for (const kind of ['event', 'machine', 'cluster']) es.addEventListener(kind, deliver(kind));
+  es.addEventListener('timeline', deliver('timeline'));
   return () => es.close();
 }

@@ -96,16 +96,23 @@ export async function watchMachines(t: ApiTarget, o: WatchOptions, out: NodeJS.W
       }
       const e = timelineEvent(msg.data);
       if (e === null || e.machineId === null || (ids !== null && !ids.includes(e.machineId))) continue;
-      const m = await fetchMachine(t, e.machineId);
-      if (m === null) {
-        rows.delete(e.machineId);
-        continue;
+      // The event says which state it moved to; reading the machine again could skip a state that
+      // was left before the read.
+      const to = typeof e.detail?.to === 'string' && (MACHINE_STATES as readonly string[]).includes(e.detail.to) ? (e.detail.to as MachineState) : null;
+      let row = rows.get(e.machineId);
+      if (row === undefined || to === 'failed') {
+        const m = await fetchMachine(t, e.machineId);
+        if (m === null) {
+          rows.delete(e.machineId);
+          continue;
+        }
+        row = { machine: m, step: '', transfer: null, ...(row ?? {}) };
+        row.machine = m;
+        rows.set(m.id, row);
       }
-      const row = rows.get(m.id) ?? { machine: m, step: '', transfer: null };
-      row.machine = m;
+      if (to !== null) row.machine = { ...row.machine, state: to, stateEnteredAt: e.ts };
       row.step = `${e.kind}: ${e.message}`;
       if (e.kind.endsWith('.fetched') || e.kind.endsWith('.aborted')) row.transfer = null;
-      rows.set(m.id, row);
       render();
       const v = verdict();
       if (v !== null) return v;

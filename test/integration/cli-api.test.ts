@@ -1,8 +1,9 @@
+import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { NETBOOT_PROFILE, runCli, startRackbootProcess, type RackbootProcess } from '../support/rackboot-process.js';
+import { CLI, NETBOOT_PROFILE, runCli, startRackbootProcess, TSX, type RackbootProcess } from '../support/rackboot-process.js';
 
 // The API commands of `rackboot` run as real processes against a real `rackboot serve` on loopback:
 // tables for people, JSON/YAML for scripts, and the documented exit codes.
@@ -100,3 +101,65 @@ describe('rackboot machines', () => {
     expect(r.stderr).toMatch(/^rackboot: cannot reach http:\/\/127\.0\.0\.1:9: /);
   }, 30_000);
 });
+
+describe('rackboot events and watch', () => {
+  it('watch --until installed follows a machine through a real install and exits 0; events prints its timeline', async () => {
+    const list = await rb.api<{ items: MachineJson[] }>('GET', '/api/v1/machines?limit=100');
+    const cp1 = list.body.items.find((m) => m.name === 'cp-1')!;
+    const watch = spawn(TSX, [CLI, 'watch', 'cp-1', '--until', 'installed', ...common], { env: { ...process.env, RACKBOOT_TOKEN: '' } });
+    let out = '';
+    watch.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    watch.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((ok) => watch.on('exit', ok));
+    try {
+      // The first board line means watch has its machines and is on the stream.
+      await until(() => /cp-1\s+ready/.test(out) || watch.exitCode !== null, 30_000, () => out);
+      expect(watch.exitCode, out).toBeNull();
+      // The installer's own requests: the iPXE script, then the install callbacks.
+      expect((await fetch(rb.bootUrl(cp1, '/script.ipxe'))).status).toBe(200);
+      expect((await fetch(rb.bootUrl(cp1, '/callback/install-start'), { method: 'POST' })).status).toBe(200);
+      expect((await fetch(rb.bootUrl(cp1, '/callback/install-done'), { method: 'POST' })).status).toBe(200);
+      expect(await exited).toBe(0);
+    } finally {
+      if (watch.exitCode === null) watch.kill('SIGTERM');
+    }
+    // Not a terminal: one line per change, each with its state and lifecycle bar.
+    expect(out).toMatch(/cp-1\s+booting-installer\s+.*\[#+\.+\]\s+\d+%/);
+    expect(out).toMatch(/cp-1\s+installing\s/);
+    expect(out).toMatch(/cp-1\s+installed\s+.*lifecycle\.transition: installing → installed/);
+
+    const ev = await runCli(['events', 'cp-1', ...common]);
+    expect(ev.code).toBe(0);
+    const steps = ev.stdout.split('\n').slice(1).filter(Boolean).map((l) => l.trim().split(/\s+/)[4]);
+    expect(steps).toEqual(['lifecycle.transition', 'script.served', 'lifecycle.transition', 'lifecycle.transition']);
+    const json = JSON.parse((await runCli(['events', 'cp-1', '-o', 'json', ...common])).stdout) as Array<{ kind: string; source: string; detail: { to?: string } }>;
+    expect(json.filter((e) => e.kind === 'lifecycle.transition').map((e) => e.detail.to)).toEqual(['booting-installer', 'installing', 'installed']);
+  }, 90_000);
+
+  it('watch --until exits 1 as soon as a watched machine fails', async () => {
+    const w1 = (await rb.api<{ items: MachineJson[] }>('GET', '/api/v1/machines?limit=100')).body.items.find((m) => m.name === 'w-1')!;
+    const watch = spawn(TSX, [CLI, 'watch', 'w-1', '--until', 'installed', ...common], { env: { ...process.env, RACKBOOT_TOKEN: '' } });
+    let out = '';
+    watch.stdout.on('data', (d: Buffer) => (out += d.toString()));
+    watch.stderr.on('data', (d: Buffer) => (out += d.toString()));
+    const exited = new Promise<number | null>((ok) => watch.on('exit', ok));
+    try {
+      await until(() => /w-1\s+ready/.test(out) || watch.exitCode !== null, 30_000, () => out);
+      expect(watch.exitCode, out).toBeNull();
+      const r = await rb.api('PATCH', `/api/v1/machines/${w1.id}`, { state: 'failed' });
+      expect(r.status).toBe(200);
+      expect(await exited).toBe(1);
+      expect(out).toMatch(/w-1\s+failed/);
+    } finally {
+      if (watch.exitCode === null) watch.kill('SIGTERM');
+    }
+  }, 60_000);
+});
+
+async function until(cond: () => boolean, ms: number, what: () => string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > deadline) throw new Error(`condition not met; output so far:\n${what()}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
