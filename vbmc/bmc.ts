@@ -113,6 +113,14 @@ export class VirtualBmc {
       return reply.send({ settings: this.faults.get() });
     });
     app.get('/vbmc/state', async (_req, reply) => reply.send(await this.describe()));
+    // QMP query-block of the running VM (null when off): which medium each drive holds.
+    app.get('/vbmc/block', async (_req, reply) => {
+      try {
+        return reply.send({ block: (await this.machine.queryBlock()) ?? null });
+      } catch (err) {
+        return reply.code(500).send({ error: err instanceof Error ? err.message : String(err) });
+      }
+    });
     app.post('/vbmc/guest', async (req, reply) => {
       const body = parseJson(req.body);
       const c = check(GuestAction, body.ok ? body.value : undefined);

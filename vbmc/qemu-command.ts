@@ -75,7 +75,9 @@ export function buildQemuArgs(s: QemuStart): string[] {
     '-monitor', 'none',
     '-no-reboot',
     '-boot', 'strict=on',
-    '-serial', `file:${s.serialLog}`,
+    // Appended across starts, like a BMC's serial-over-LAN log.
+    '-chardev', `file,id=serial0,path=${s.serialLog},append=on`,
+    '-serial', 'chardev:serial0',
     '-qmp', `unix:${s.qmpSocket},server=on,wait=off`,
     '-uuid', s.uuid,
     '-smbios', `type=1,manufacturer=${smbiosValue(s.manufacturer)},product=${smbiosValue(s.productName)},serial=${smbiosValue(s.serialNumber)}`,
