@@ -10,6 +10,8 @@ import { addArtifact, listArtifacts } from './artifacts-command.js';
 import { bmcAdd, bmcList, bmcProvision } from './bmc-command.js';
 import { listClusters } from './clusters-command.js';
 import { machineEvents } from './events-command.js';
+import { labDown } from '../lab/lab-down.js';
+import { LabError, labUp } from '../lab/lab-up.js';
 import { addMachine, deleteMachine, importMachines, listMachines, showMachine } from './machines-command.js';
 import type { OutputFormat } from './output.js';
 import { provisionMachine } from './provision-command.js';
@@ -244,9 +246,38 @@ function buildProgram(setCode: (code: number) => void): Command {
     .option('-c, --config <file>', 'rackboot.yaml')
     .action(act(async (name: string, o: { config?: string }) => revokeToken(await loadConfigFile(o.config), name, process.stdout, process.stderr)));
 
+  const lab = program.command('lab').description('a whole rack on this host (root): QEMU VMs behind virtual BMCs, provisioned by rackboot in a private network namespace');
+  lab
+    .command('up')
+    .description('create the lab, provision every machine through its BMC and wait until all are installed')
+    .option('-m, --machines <n>', 'number of VMs', positiveInt, 3)
+    .option('-d, --dir <dir>', 'lab directory: state (lab.json), rackboot data, logs, VM disks', DEFAULT_LAB_DIR)
+    .option('--namespace <name>', 'network namespace to create', 'rackboot-lab')
+    .option('--subnet <n>', 'the lab uses 10.250.<n>.0/24', positiveInt, 10)
+    .option('--api-port <port>', 'host loopback port forwarded to rackboot in the namespace', positiveInt, 18080)
+    .option('--cache-dir <dir>', 'cache of the test appliance build', DEFAULT_LAB_CACHE)
+    .option('--memory <mb>', 'memory per VM in MB', positiveInt, 384)
+    .option('--timeout <seconds>', 'give up waiting for installed after this long', positiveInt, 1200)
+    .action(
+      act(async (o: { machines: number; dir: string; namespace: string; subnet: number; apiPort: number; cacheDir: string; memory: number; timeout: number }) => {
+        if (o.machines < 1 || o.machines > 32) throw new CliFailure('--machines must be 1 to 32', 2);
+        if (o.subnet > 255) throw new CliFailure('--subnet must be 0 to 255', 2);
+        if (!/^[A-Za-z0-9_.-]{1,15}$/.test(o.namespace)) throw new CliFailure('--namespace: letters, digits, _ . - (at most 15)', 2);
+        return labUp({ machines: o.machines, dir: o.dir, namespace: o.namespace, subnet: o.subnet, apiPort: o.apiPort, cacheDir: o.cacheDir, memoryMb: o.memory, timeoutSeconds: o.timeout }, process.stdout);
+      }),
+    );
+  lab
+    .command('down')
+    .description('stop exactly the processes and delete exactly the namespace that lab up recorded')
+    .option('-d, --dir <dir>', 'lab directory', DEFAULT_LAB_DIR)
+    .action(act(async (o: { dir: string }) => labDown(o.dir, process.stdout)));
+
   withOutput(withApi(program.command('clusters').description('clusters being formed and formed'))).action(act(async (o: ApiOpts & OutOpts) => listClusters(await target(o), o.output, process.stdout)));
   return program;
 }
+
+const DEFAULT_LAB_DIR = '/var/tmp/rackboot-lab';
+const DEFAULT_LAB_CACHE = '/var/tmp/rackboot-lab-cache';
 
 function collect(value: string, previous: string[] | undefined): string[] {
   return [...(previous ?? []), value];
@@ -291,6 +322,10 @@ async function main(argv: string[]): Promise<number> {
     if (e instanceof ConfigError) {
       process.stderr.write(`${e.message}\n`);
       return 2;
+    }
+    if (e instanceof LabError) {
+      process.stderr.write(`rackboot lab: ${e.message}\n`);
+      return e.exitCode;
     }
     if (e instanceof CliFailure) {
       process.stderr.write(`rackboot: ${e.message}\n`);

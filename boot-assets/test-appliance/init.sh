@@ -1,5 +1,5 @@
 #!/bin/busybox sh
-# /init of the rackboot test appliance initramfs (busybox-static). Built by test/lab/test-iso.ts.
+# /init of the rackboot test appliance initramfs (busybox-static). Built by server/lab/test-appliance.ts.
 #
 # Loads the NIC drivers (virtio_net, e1000 and their dependencies, order in /mods/order), gets a lease with
 # udhcpc (vendor class "rackboot-test"), then phones home:
