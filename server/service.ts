@@ -1,4 +1,4 @@
-import { mkdir } from 'node:fs/promises';
+import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
@@ -17,6 +17,9 @@ import { MachineResolver } from './dhcp/machine-resolver.js';
 import { ProxyHandler } from './dhcp/proxy-handler.js';
 import { BlobStore } from './artifacts/blob-store.js';
 import { ensureBootstrapToken } from './access/api-tokens.js';
+import { ClusterFormation } from './enrollment/formation.js';
+import { hostClientFactory } from './enrollment/host-clients.js';
+import { loadOrCreateSealKey } from './enrollment/kubeconfig-seal.js';
 import { buildHttpApp } from './http/app.js';
 import { FileHandleCache } from './http/file-handle-cache.js';
 import { Lifecycle } from './lifecycle/lifecycle.js';
@@ -77,7 +80,28 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
     provisioner,
     registration: { machines: store.machines, bmcs: store.bmcs, events: store.events, timeline, cipher, settings: bmcSettings, metrics, log: bmcLog },
   };
-  const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs, blobHandles, bmc });
+  const enrollmentLog = log.child({ component: 'enrollment' });
+  let localApiPassword = '';
+  if (cfg.enrollment.passwordFile !== undefined) {
+    try {
+      localApiPassword = (await readFile(cfg.enrollment.passwordFile, 'utf8')).trim();
+    } catch (err) {
+      problems.push(`enrollment.passwordFile: ${(err as Error).message}; cluster formation cannot log in to hosts`);
+    }
+  }
+  const formation = new ClusterFormation({
+    clusters: store.clusters,
+    machines: store.machines,
+    lifecycle,
+    timeline,
+    client: hostClientFactory(store.clusters, () => ({ port: cfg.enrollment.localApiPort, username: cfg.enrollment.username, password: localApiPassword }), enrollmentLog),
+    sealKey: await loadOrCreateSealKey(cfg.enrollment.kubeconfigKeyFile ?? join(cfg.dataDir, 'kubeconfig.key')),
+    timeouts: cfg.lifecycle,
+    pollMs: cfg.enrollment.pollMs,
+    log: enrollmentLog,
+  });
+  const enrollment = { clusters: store.clusters, machines: store.machines, formation };
+  const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs, blobHandles, bmc, enrollment });
   try {
     await app.listen({ host: cfg.http.listen, port: cfg.http.port });
     svc.http = app;
@@ -138,10 +162,12 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
     }
   }
   for (const p of problems) log.error(p);
+  await formation.resume();
 
   async function stop(): Promise<void> {
     lifecycle.stopWatchdog();
     await provisioner.stop();
+    await formation.stop();
     await svc.dhcp?.stop();
     await svc.tftp?.stop();
     await svc.http?.close();

@@ -15,12 +15,13 @@ import { eventStreamRoutes } from './event-stream-route.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { bmcRoutes, type BmcRouteDeps } from './bmc-routes.js';
 import { bootRoutes, type BootRouteDeps } from './boot-routes.js';
+import { clusterRoutes, type ClusterRouteDeps } from './cluster-routes.js';
 import { machineRoutes, type MachineRouteDeps } from './machine-routes.js';
 import { installProblemHandlers } from './problem.js';
 import { sessionRoutes } from './session-routes.js';
 import { loadUiAssets, uiRoutes } from './ui-routes.js';
 
-export type HttpDeps = BootRouteDeps & MachineRouteDeps & { log: Logger; apiTokens: ApiTokenRepo; audit: AuditRepo; metrics: Metrics; bmc: BmcRouteDeps };
+export type HttpDeps = BootRouteDeps & MachineRouteDeps & { log: Logger; apiTokens: ApiTokenRepo; audit: AuditRepo; metrics: Metrics; bmc: BmcRouteDeps; enrollment?: ClusterRouteDeps };
 
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -49,5 +50,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => sessionRoutes(scope, sessions));
   const ui = await loadUiAssets(join(bundledBootAssets(), 'ui'));
   await app.register(async (scope) => uiRoutes(scope, ui));
+  const enrollment = deps.enrollment;
+  if (enrollment !== undefined) await app.register(async (scope) => clusterRoutes(scope, enrollment));
   return app;
 }

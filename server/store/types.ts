@@ -1,4 +1,5 @@
 import type { Artifact, NewArtifact } from '../artifacts/artifact.js';
+import type { Cluster, ClusterEvent, ClusterState, ClusterStep, NewCluster } from '../enrollment/cluster.js';
 import type { Machine, NewMachine } from '../inventory/machine.js';
 import type { MachineState } from '../lifecycle/states.js';
 import type { BmcRecord, NewBmcRecord } from '../provisioning/bmc-record.js';
@@ -70,7 +71,7 @@ export interface LeaseRepo {
   remove(ip: string): Promise<void>;
 }
 
-export type EventSource = 'dhcp' | 'pxe' | 'tftp' | 'http' | 'callback' | 'lifecycle' | 'api' | 'bmc';
+export type EventSource = 'dhcp' | 'pxe' | 'tftp' | 'http' | 'callback' | 'lifecycle' | 'api' | 'bmc' | 'enrollment';
 export type EventOutcome = 'ok' | 'error' | 'info';
 
 export interface NewEvent {
@@ -104,6 +105,31 @@ export interface ArtifactRepo {
   findByName(name: string): Promise<Artifact | null>;
   list(): Promise<Artifact[]>;
   delete(id: string): Promise<boolean>;
+}
+
+export interface ClusterRepo {
+  /** Fails with RB_CONFLICT when the name is taken or a machine already belongs to a cluster. */
+  create(c: NewCluster): Promise<Cluster>;
+  get(id: string): Promise<Cluster | null>;
+  findByName(name: string): Promise<Cluster | null>;
+  list(): Promise<Cluster[]>;
+  inState(state: ClusterState): Promise<Cluster[]>;
+  /** Compare-and-set of the cluster state, like MachineRepo.transition. */
+  transition(id: string, from: readonly ClusterState[], to: ClusterState, reason: string | null): Promise<Cluster | null>;
+  setLeader(id: string, machineId: string): Promise<void>;
+  /** Stores the kubeconfig sealed (never in clear). */
+  setSealedKubeconfig(id: string, sealed: string): Promise<void>;
+  sealedKubeconfig(id: string): Promise<string | null>;
+  step(id: string, step: string, machineId?: string): Promise<ClusterStep | null>;
+  steps(id: string): Promise<ClusterStep[]>;
+  /** Records that a step is about to act (attempts + 1); the first start time is kept. */
+  beginStep(id: string, step: string, machineId: string, detail?: Record<string, unknown>): Promise<ClusterStep>;
+  finishStep(id: string, step: string, machineId: string, detail?: Record<string, unknown>): Promise<ClusterStep>;
+  appendEvent(ev: Omit<ClusterEvent, 'id' | 'ts'>): Promise<ClusterEvent>;
+  events(id: string, opts?: { afterId?: number; limit?: number }): Promise<ClusterEvent[]>;
+  /** SHA-256 fingerprint of a machine's Local API certificate, pinned on first contact. */
+  pin(machineId: string): Promise<string | null>;
+  setPin(machineId: string, fingerprint: string): Promise<void>;
 }
 
 export type ApiRole = 'admin' | 'viewer';
@@ -171,6 +197,7 @@ export interface BmcRepo {
 export interface Store {
   readonly apiTokens: ApiTokenRepo;
   readonly audit: AuditRepo;
+  readonly clusters: ClusterRepo;
   readonly artifacts: ArtifactRepo;
   readonly bmcs: BmcRepo;
   readonly machines: MachineRepo;

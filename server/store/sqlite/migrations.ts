@@ -143,4 +143,55 @@ export const MIGRATIONS: Migration[] = [
       CREATE INDEX bmcs_address ON bmcs(address);
     `,
   },
+  {
+    version: 7,
+    name: 'clusters, formation steps, cluster events, appliance certificate pins',
+    sql: `
+      CREATE TABLE clusters (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        spec TEXT NOT NULL,
+        state TEXT NOT NULL,
+        state_reason TEXT,
+        state_entered_at TEXT NOT NULL,
+        leader_machine_id TEXT,
+        kubeconfig_sealed TEXT,
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      CREATE TABLE cluster_members (
+        machine_id TEXT PRIMARY KEY,
+        cluster_id TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
+        role TEXT NOT NULL,
+        position INTEGER NOT NULL
+      );
+      CREATE INDEX cluster_members_cluster ON cluster_members(cluster_id, position);
+      CREATE TABLE cluster_steps (
+        cluster_id TEXT NOT NULL REFERENCES clusters(id) ON DELETE CASCADE,
+        step TEXT NOT NULL,
+        machine_id TEXT NOT NULL DEFAULT '',
+        status TEXT NOT NULL,
+        attempts INTEGER NOT NULL,
+        detail TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        PRIMARY KEY (cluster_id, step, machine_id)
+      );
+      CREATE TABLE cluster_events (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        cluster_id TEXT NOT NULL,
+        ts TEXT NOT NULL,
+        kind TEXT NOT NULL,
+        outcome TEXT NOT NULL,
+        message TEXT NOT NULL,
+        detail TEXT
+      );
+      CREATE INDEX cluster_events_cluster ON cluster_events(cluster_id, id);
+      CREATE TABLE appliance_pins (
+        machine_id TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        pinned_at TEXT NOT NULL
+      );
+    `,
+  },
 ];

@@ -29,6 +29,7 @@ import {
   type StoredEvent,
 } from '../types.js';
 import { MIGRATIONS, type Migration } from './migrations.js';
+import { SqliteClusters } from './sqlite-clusters.js';
 
 type Db = Database.Database;
 
@@ -69,6 +70,7 @@ export function openSqliteStore(path: string, migrations: Migration[] = MIGRATIO
   return {
     apiTokens: new SqliteApiTokens(db),
     audit: new SqliteAudit(db),
+    clusters: new SqliteClusters(db),
     artifacts: new SqliteArtifacts(db),
     bmcs: new SqliteBmcs(db),
     machines: new SqliteMachines(db),

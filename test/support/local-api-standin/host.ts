@@ -53,7 +53,7 @@ interface Group {
   leader: StandinHost;
   members: Map<StandinHost, { appliedAt: number }>;
   upload?: { part: ReceivedPart; at: number };
-  cluster?: { name: string; createdAt: number; config: ClusterBody; failReason?: string };
+  cluster?: { name: string; createdAt: number; config: ClusterBody; failReason?: string; runningReported?: boolean };
 }
 
 interface ClusterBody {
@@ -74,6 +74,8 @@ export interface StandinFabric {
   hosts: Map<string, StandinHost>;
   /** kubeconfig the cluster reports once Running. */
   kubeconfig: (clusterName: string) => string;
+  /** Called once when a cluster is first seen Running (a test brings its Kubernetes nodes up). */
+  onClusterRunning?: (nodes: { hostName: string; address: string }[]) => void;
 }
 
 export class StandinHost {
@@ -83,6 +85,7 @@ export class StandinHost {
   private readonly keyPem: string;
   private readonly secret = randomBytes(32);
   private readonly failures = new Map<string, InjectedFailure & { left: number }>();
+  private readonly hooks = new Map<string, () => void>();
   private readonly timings: StandinTimings;
   private logins: number[] = [];
   private server: https.Server | undefined;
@@ -119,6 +122,11 @@ export class StandinHost {
   /** The next `times` calls of operationId fail as described. */
   failNext(operationId: string, f: InjectedFailure): void {
     this.failures.set(operationId, { ...f, left: f.times ?? 1 });
+  }
+
+  /** Runs `fn` once, just before the next call of operationId is served (e.g. to move the clock). */
+  beforeNext(operationId: string, fn: () => void): void {
+    this.hooks.set(operationId, fn);
   }
 
   /** Puts the cluster in `Error` with this reason. */
@@ -200,6 +208,10 @@ export class StandinHost {
     const state = c.failReason !== undefined ? 'Error' : now >= runningAt ? 'Running' : 'Provisioning';
     const healthy = state === 'Running' && now >= healthyAt;
     const spec = c.config.spec.cloudConfig.spec;
+    if (state === 'Running' && c.runningReported !== true) {
+      c.runningReported = true;
+      this.fabric.onClusterRunning?.(spec.machinePoolConfig.flatMap((p) => p.hosts.map((h) => ({ hostName: h.hostName ?? '', address: h.hostAddress ?? '' }))));
+    }
     return {
       metadata: { id: `cluster-${c.name}`, name: c.name, creationTimestamp: new Date(c.createdAt).toISOString() },
       spec: {
@@ -260,6 +272,11 @@ export class StandinHost {
     }
     const op = route.op;
     this.calls.set(op, this.count(op) + 1);
+    const hook = this.hooks.get(op);
+    if (hook !== undefined) {
+      this.hooks.delete(op);
+      hook();
+    }
     const f = this.failures.get(op);
     if (f !== undefined && f.left > 0) {
       f.left--;
