@@ -22,6 +22,9 @@ import { hostClientFactory } from './enrollment/host-clients.js';
 import { loadOrCreateSealKey } from './enrollment/kubeconfig-seal.js';
 import { buildHttpApp } from './http/app.js';
 import { FileHandleCache } from './http/file-handle-cache.js';
+import { certificateNames, closeHttps, listenHttps, tlsMaterial } from './http/https-listener.js';
+import type { TlsMaterial } from './tls/local-ca.js';
+import type { Server as HttpsServer } from 'node:https';
 import { Lifecycle } from './lifecycle/lifecycle.js';
 import { Metrics } from './metrics/metrics.js';
 import { openSqliteStore } from './store/sqlite/sqlite-store.js';
@@ -40,6 +43,8 @@ export interface RunningService {
   metrics: Metrics;
   provisioner: BmcProvisioner;
   http: FastifyInstance | null;
+  /** The TLS listener serving the same app (API and UI for other hosts). */
+  https: HttpsServer | null;
   tftp: TftpServer | null;
   dhcp: DhcpServer | null;
   /** What could not start, with the fix; empty when everything runs. */
@@ -71,7 +76,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
   const bmcSettings = { timeoutMs: cfg.bmc.timeoutSeconds * 1000, retries: cfg.bmc.retries };
   const provisioner = new BmcProvisioner({ cfg, machines: store.machines, bmcs: store.bmcs, artifacts: store.artifacts, timeline, lifecycle, cipher, urls, settings: bmcSettings, metrics, log: bmcLog });
   provisioner.start();
-  const svc: RunningService = { store, timeline, metrics, provisioner, http: null, tftp: null, dhcp: null, problems, stop };
+  const svc: RunningService = { store, timeline, metrics, provisioner, http: null, https: null, tftp: null, dhcp: null, problems, stop };
   const blobHandles = new FileHandleCache();
   const blobs = new BlobStore(cfg.artifactsRoot);
   const bmc = {
@@ -110,6 +115,25 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
   } catch (e) {
     problems.push(bindProblem('TCP', cfg.http.listen, cfg.http.port, 'HTTP', 'http.port', e));
     await app.close();
+  }
+
+  if (svc.http !== null && cfg.https.enabled) {
+    let material: TlsMaterial | null = null;
+    try {
+      material = await tlsMaterial(cfg);
+      if (material.issued !== null) log.info({ reason: material.issued, names: certificateNames(cfg) }, 'issued a new HTTPS server certificate from the rackboot CA');
+    } catch (e) {
+      problems.push(`HTTPS not started: cannot load the certificate: ${(e as Error).message}. Fix https.certFile/https.keyFile. Everything else keeps running.`);
+    }
+    if (material !== null) {
+      try {
+        svc.https = await listenHttps(app, material, cfg.https.listen, cfg.https.port);
+        const bound = svc.https.address();
+        log.info({ address: `${cfg.https.listen}:${typeof bound === 'object' && bound !== null ? bound.port : cfg.https.port}`, ca: material.caFile ?? '(operator certificate)' }, 'HTTPS listening');
+      } catch (e) {
+        problems.push(bindProblem('TCP', cfg.https.listen, cfg.https.port, 'HTTPS', 'https.port', e));
+      }
+    }
   }
 
   if (cfg.tftp.enabled) {
@@ -170,6 +194,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
     await formation.stop();
     await svc.dhcp?.stop();
     await svc.tftp?.stop();
+    if (svc.https !== null) await closeHttps(svc.https);
     await svc.http?.close();
     await blobHandles.close();
     await store.close();

@@ -85,6 +85,11 @@ export function validateConfig(doc: unknown, cwd: string): ConfigResult {
       publicUrl: cfg.http.publicUrl ?? `http://${advertiseIp}:${cfg.http.port}`,
       artifactsRoot: resolve(cwd, cfg.artifacts.root ?? resolve(dataDir, 'artifacts')),
       bmcKeyFile: resolve(cwd, cfg.bmc.keyFile ?? resolve(dataDir, 'secrets', 'bmc-credentials.key')),
+      https: {
+        ...cfg.https,
+        ...(cfg.https.certFile !== undefined ? { certFile: resolve(cwd, cfg.https.certFile) } : {}),
+        ...(cfg.https.keyFile !== undefined ? { keyFile: resolve(cwd, cfg.https.keyFile) } : {}),
+      },
     },
   };
 }
@@ -100,6 +105,9 @@ function crossFieldIssues(cfg: Config): ConfigIssue[] {
   }
   if (cfg.boot.defaultProfile !== undefined && !(cfg.boot.defaultProfile in cfg.profiles)) {
     issues.push({ path: 'boot.defaultProfile', message: `no profile named '${cfg.boot.defaultProfile}' under profiles` });
+  }
+  if ((cfg.https.certFile === undefined) !== (cfg.https.keyFile === undefined)) {
+    issues.push({ path: cfg.https.certFile === undefined ? 'https.certFile' : 'https.keyFile', message: 'set both https.certFile and https.keyFile, or neither (rackboot then issues a certificate from its own CA)' });
   }
   if (cfg.dhcp.mode === 'full' && cfg.dhcp.subnets.length === 0) {
     issues.push({ path: 'dhcp.subnets', message: 'full mode needs at least one subnet' });

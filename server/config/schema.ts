@@ -71,8 +71,20 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    https: Type.Object(
+      {
+        enabled: Type.Boolean({ default: true }),
+        listen: Type.String({ default: '0.0.0.0' }),
+        port: Type.Integer({ minimum: 0, maximum: 65535, default: 8443 }),
+        certFile: Type.Optional(Type.String({ minLength: 1, description: 'operator-supplied certificate (PEM, chain after it); with keyFile' })),
+        keyFile: Type.Optional(Type.String({ minLength: 1 })),
+        names: Type.Array(Type.String({ pattern: '^[A-Za-z0-9.:-]+$' }), { default: [], maxItems: 32, description: 'extra DNS names or addresses for the certificate rackboot issues' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     api: Type.Object(
       {
+        plainHttp: Type.Union([Type.Literal('local'), Type.Literal('all'), Type.Literal('none')], { default: 'local', description: 'who may use the API over plain HTTP: clients on this host, everyone, or no one' }),
         rateLimit: Type.Object(
           {
             perMinute: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 1200, description: 'sustained API requests per minute per token (per IP without a valid token); 0 turns limiting off' }),

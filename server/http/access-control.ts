@@ -31,11 +31,15 @@ export function isOpenPath(path: string): boolean {
  * The one gate for everything outside the boot paths: a route added anywhere later is protected
  * without opting in. Viewers may only read.
  */
-export function installAccessControl(app: FastifyInstance, tokens: ApiTokenRepo, limiter: RateLimiter, sessions: BrowserSessions | null = null): void {
+export function installAccessControl(app: FastifyInstance, tokens: ApiTokenRepo, limiter: RateLimiter, sessions: BrowserSessions | null = null, plainHttp: PlainHttpPolicy = 'local'): void {
   app.decorateRequest('principal', null);
   app.addHook('onRequest', async (req, reply) => {
     const path = routePath(req);
     if (isOpenPath(path)) return;
+    if (!plainAllowed(req, plainHttp)) {
+      req.log.info({ remote: req.ip, url: path }, 'API request over plain HTTP from another host refused');
+      return sendProblem(reply, 403, 'HTTPS required', `the API is served to other hosts over HTTPS only (api.plainHttp is ${plainHttp}); use the https listener`);
+    }
     const m = /^Bearer +([!-~]+) *$/i.exec(req.headers.authorization ?? '');
     // Without a bearer token, the dashboard's session cookie stands for the token it was opened with;
     // that token is looked up again on every request, so revoking it signs the browser out.
@@ -67,6 +71,17 @@ export function installAccessControl(app: FastifyInstance, tokens: ApiTokenRepo,
       return sendProblem(reply, 403, 'Forbidden', `token '${token.name}' has role ${token.role}, which may only read (GET, HEAD)`);
     }
   });
+}
+
+export type PlainHttpPolicy = 'local' | 'all' | 'none';
+
+/** Tokens cross the network only inside TLS: plain HTTP carries the API for this host's own clients at most. */
+function plainAllowed(req: FastifyRequest, policy: PlainHttpPolicy): boolean {
+  const socket = req.raw.socket as { encrypted?: boolean; remoteAddress?: string; localAddress?: string };
+  if (socket.encrypted === true || policy === 'all') return true;
+  if (policy === 'none') return false;
+  const remote = socket.remoteAddress ?? '';
+  return remote === socket.localAddress || remote === '::1' || remote.startsWith('127.') || remote.startsWith('::ffff:127.');
 }
 
 /** The matched route's pattern, or for an unmatched request its path with duplicate slashes folded as the router does. */

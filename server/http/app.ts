@@ -38,7 +38,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   // Before any route: every route registered after this, by any module, sits behind the gate and is
   // described in the OpenAPI document.
   const sessions = new BrowserSessions();
-  installAccessControl(app, deps.apiTokens, new RateLimiter(deps.cfg.api.rateLimit), sessions);
+  installAccessControl(app, deps.apiTokens, new RateLimiter(deps.cfg.api.rateLimit), sessions, deps.cfg.api.plainHttp);
   await registerOpenApi(app);
   installMetrics(app, deps.metrics);
   installAudit(app, deps.audit);

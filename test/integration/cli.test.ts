@@ -69,7 +69,7 @@ describe('rackboot CLI', () => {
 
   it.skipIf(process.getuid?.() !== 0)('serve without privilege reports each privileged port with its fix and keeps HTTP serving', async () => {
     const f = join(work, 'serve.yaml');
-    writeFileSync(f, `advertiseAddress: 127.0.0.1\ndataDir: ${join(work, 'data')}\nhttp:\n  listen: 127.0.0.1\n  port: 0\ntftp:\n  listen: 127.0.0.1\ndhcp:\n  listen: 127.0.0.1\n`);
+    writeFileSync(f, `advertiseAddress: 127.0.0.1\ndataDir: ${join(work, 'data')}\nhttp:\n  listen: 127.0.0.1\n  port: 0\nhttps:\n  listen: 127.0.0.1\n  port: 0\ntftp:\n  listen: 127.0.0.1\ndhcp:\n  listen: 127.0.0.1\n`);
     const child = spawn('setpriv', ['--reuid=nobody', '--regid=nogroup', '--clear-groups', TSX, MAIN, 'serve', '--config', f], { cwd: work });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -136,7 +136,7 @@ describe('rackboot provision', () => {
   it('re-provisions a machine by name through the API, and refuses during an install with exit 3', async () => {
     const dataDir = join(work, 'prov-data');
     const cfgFile = join(work, 'prov.yaml');
-    writeFileSync(cfgFile, `advertiseAddress: 127.0.0.1\ndataDir: ${dataDir}\nhttp:\n  listen: 127.0.0.1\n  port: 0\ntftp:\n  enabled: false\ndhcp:\n  mode: off\n`);
+    writeFileSync(cfgFile, `advertiseAddress: 127.0.0.1\ndataDir: ${dataDir}\nhttp:\n  listen: 127.0.0.1\n  port: 0\nhttps:\n  listen: 127.0.0.1\n  port: 0\ntftp:\n  enabled: false\ndhcp:\n  mode: off\n`);
     const cfg = await loadConfigFile(cfgFile);
     const svc = await startService(cfg, pino({ level: 'silent' }));
     try {

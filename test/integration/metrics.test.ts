@@ -32,6 +32,7 @@ beforeAll(async () => {
       advertiseAddress: '127.0.0.1',
       dataDir: join(dir, 'data'),
       http: { listen: '127.0.0.1', port: 0 },
+      https: { enabled: false },
       tftp: { listen: '127.0.0.1', port: 0 },
       dhcp: { mode: 'proxy', listen: '127.0.0.1', port: dhcpPort, pxePort: dhcpPort + 1, unknownMachines: 'ignore' },
       boot: { ipxeDir: ipxe, defaultProfile: 'p' },

@@ -43,6 +43,7 @@ export async function startRackbootProcess(extraConfig: Record<string, unknown> 
       advertiseAddress: '127.0.0.1',
       dataDir,
       http: { listen: '127.0.0.1', port: 0 },
+      https: { listen: '127.0.0.1', port: 0 },
       tftp: { enabled: false },
       dhcp: { mode: 'off' },
       log: { level: 'info' },

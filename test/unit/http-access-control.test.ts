@@ -95,6 +95,15 @@ describe('API tokens', () => {
     expect((await f.app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
   });
 
+  it('serves the API over plain HTTP to clients on this host only, and boot paths to everyone', async () => {
+    const far = await f.app.inject({ url: '/api/v1/machines', headers: f.auth(), remoteAddress: '192.0.2.50' });
+    expect(far.statusCode).toBe(403);
+    expect(far.headers['content-type']).toMatch(/^application\/problem\+json/);
+    expect((far.json() as { detail: string }).detail).toContain('HTTPS');
+    expect((await f.app.inject({ url: '/api/v1/machines', headers: f.auth(), remoteAddress: '127.0.0.1' })).statusCode).toBe(200);
+    expect((await f.app.inject({ url: f.bootPath(m, '/ipxe/ipxe.efi'), remoteAddress: '192.0.2.50' })).statusCode).toBe(200);
+  });
+
   it('protects routes that modules register later, without their opting in', async () => {
     const app = Fastify();
     installProblemHandlers(app);
