@@ -36,7 +36,7 @@ describe('rackboot bmc', () => {
     const bmc = await RedfishFixtureServer.start({ fixture: 'dmtf-rackmount1', username: 'admin', password: PASSWORD, tls: { certPem: pki.bmc.certPem, keyPem: pki.bmc.keyPem } });
     const dataDir = join(work, 'data');
     const cfgFile = join(work, 'rackboot.yaml');
-    writeFileSync(cfgFile, `advertiseAddress: 127.0.0.1\ndataDir: ${dataDir}\nhttp:\n  listen: 127.0.0.1\n  port: 0\ntftp:\n  enabled: false\ndhcp:\n  mode: off\nprofiles:\n  pxe:\n    kernel: k\n`);
+    writeFileSync(cfgFile, `advertiseAddress: 127.0.0.1\ndataDir: ${dataDir}\nhttp:\n  listen: 127.0.0.1\n  port: 0\nhttps:\n  listen: 127.0.0.1\n  port: 0\ntftp:\n  enabled: false\ndhcp:\n  mode: off\nprofiles:\n  pxe:\n    kernel: k\n`);
     const caFile = join(work, 'ca.pem');
     writeFileSync(caFile, pki.ca.certPem);
     const svc = await startService(await loadConfigFile(cfgFile), pino({ level: 'silent' }));
