@@ -5,7 +5,7 @@ set -euo pipefail
 runtime=(ipxe)
 test=(ipxe qemu-system-x86 ipxe-qemu ovmf busybox-static radvd cpio xorriso isolinux syslinux-common
   grub-efi-amd64-bin grub-common mtools squashfs-tools iproute2 dnsmasq-base kea-admin kea-dhcp4-server
-  tftp-hpa tftpd-hpa atftp nginx-light udhcpc isc-dhcp-client curl tcpdump chromium openssl)
+  tftp-hpa tftpd-hpa atftp nginx-light udhcpc isc-dhcp-client curl tcpdump chromium openssl docker-registry)
 case "${1:-runtime}" in
   runtime) want=("${runtime[@]}") ;;
   test) want=("${test[@]}") ;;
