@@ -104,7 +104,7 @@ describe('3-node cluster', () => {
 describe('1-node cluster and definitions', () => {
   let lab: EnrollmentLab;
   beforeAll(async () => {
-    lab = await startEnrollmentLab({ hosts: 2, base: 71 });
+    lab = await startEnrollmentLab({ hosts: 2, base: 71, lifecycle: { hostReadySeconds: 10 } });
   }, 60_000);
   afterAll(async () => lab?.close());
 
@@ -136,4 +136,17 @@ describe('1-node cluster and definitions', () => {
     const again = await lab.call('POST', '/api/v1/clusters', { name: 'solo2', controlPlane: [a!.name], vip: '192.0.2.101', contentBundle: lab.bundle });
     expect(again.status).toBe(409);
   });
+
+  it('fails the cluster and its machine, with the reason, when a host never answers', async () => {
+    const [, b] = lab.machines;
+    await lab.rack.hosts[1]!.stop();
+    const created = await lab.call('POST', '/api/v1/clusters', { name: 'silent', controlPlane: [b!.name], vip: '192.0.2.102', contentBundle: lab.bundle });
+    expect(created.status).toBe(201);
+    const c = await waitForCluster(lab, created.body.id, 60_000);
+    expect(c.state).toBe('failed');
+    expect(c.stateReason).toMatch(/did not answer within 10 s/);
+    const m = (await lab.svc.store.machines.get(b!.id))!;
+    expect(m.state).toBe('failed');
+    expect(m.stateReason).toContain('silent');
+  }, 60_000);
 });

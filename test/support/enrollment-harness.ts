@@ -27,7 +27,7 @@ export interface EnrollmentLab {
   close(): Promise<void>;
 }
 
-export async function startEnrollmentLab(o: { hosts: number; base: number; bundleBytes?: number }): Promise<EnrollmentLab> {
+export async function startEnrollmentLab(o: { hosts: number; base: number; bundleBytes?: number; lifecycle?: Record<string, number> }): Promise<EnrollmentLab> {
   const dir = mkdtempSync(join(tmpdir(), 'rb-enroll-'));
   const kube = new KubeStandin();
   await kube.start();
@@ -54,6 +54,7 @@ export async function startEnrollmentLab(o: { hosts: number; base: number; bundl
       dhcp: { mode: 'off' },
       boot: { ipxeDir },
       enrollment: { localApiPort: rack.port, username: 'kairos', passwordFile: join(dir, 'localapi.pw'), pollMs: 50 },
+      ...(o.lifecycle === undefined ? {} : { lifecycle: o.lifecycle }),
     },
     dir,
   );
