@@ -24,6 +24,7 @@ const problems = [...labPrerequisiteProblems(['ip', 'qemu-system-x86_64', 'xorri
 if (problems.length > 0 && process.env.CI) throw new Error(`vbmc QEMU test prerequisites missing in CI: ${problems.join('; ')}`);
 
 const MAC = '52:54:00:e5:00:01';
+const UEFI_MAC = '52:54:00:e5:00:02';
 const UUID = '6f1d2c3b-4a59-4e6f-9a0b-1c2d3e4f5a61';
 const MARKER = 'VBMC-CD-BOOT-OK';
 
@@ -47,24 +48,27 @@ describe.skipIf(problems.length > 0 && !process.env.CI)('vbmc drives a QEMU VM i
   let work: string;
   let vbmc: LabProcess;
   let ready: Ready['bmcs'][number];
+  let readyUefi: Ready['bmcs'][number];
   let isoServer: http.Server;
   let isoUrl: string;
   const discovers: string[] = [];
+  /** DHCP option 60 (vendor class) of each request, by client MAC. */
+  const vendorClasses = new Map<string, string[]>();
 
-  const steps = async (list: object[]): Promise<unknown[]> => {
-    const r = await ns.exec(TSX, [join(REPO, 'test/vbmc/redfish-steps.ts'), ready.url, ready.fingerprint256, 'admin', 'e2e-pw', JSON.stringify(list)], { timeoutMs: 120_000, allowFailure: true });
+  const steps = async (list: object[], bmc = ready): Promise<unknown[]> => {
+    const r = await ns.exec(TSX, [join(REPO, 'test/vbmc/redfish-steps.ts'), bmc.url, bmc.fingerprint256, 'admin', 'e2e-pw', JSON.stringify(list)], { timeoutMs: 120_000, allowFailure: true });
     if (r.code !== 0) throw new Error(`redfish steps ${JSON.stringify(list)} failed: ${r.stderr}`);
     return JSON.parse(r.stdout) as unknown[];
   };
-  const admin = async <T>(path: string): Promise<T> => {
-    const r = await ns.exec('curl', ['-sSk', `${ready.url}${path}`], { timeoutMs: 20_000 });
+  const admin = async <T>(path: string, bmc = ready): Promise<T> => {
+    const r = await ns.exec('curl', ['-sSk', `${bmc.url}${path}`], { timeoutMs: 20_000 });
     return JSON.parse(r.stdout) as T;
   };
   interface State {
     power: string;
     qemuPid: number | null;
     boot: { target: string; enabled: string };
-    boots: { device: string; override?: string; reason: string }[];
+    boots: { device: string; override?: string; reason: string; mode: string; nicBoot: string }[];
     media: { image: string | null; inserted: boolean }[];
   }
   const serial = (): string => stripAnsi(readFileSync(join(work, 'state/vm1/serial.log'), 'latin1'));
@@ -79,7 +83,7 @@ describe.skipIf(problems.length > 0 && !process.env.CI)('vbmc drives a QEMU VM i
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'rb-vbmc-e2e-'));
-    ns = await createLabNetns({ taps: 1 });
+    ns = await createLabNetns({ taps: 2 });
     const iso = readFileSync(buildBootIso(work));
     // The ISO's HTTP server listens inside the namespace; its handler runs here.
     isoServer = http.createServer((req, res) => {
@@ -91,7 +95,18 @@ describe.skipIf(problems.length > 0 && !process.env.CI)('vbmc drives a QEMU VM i
     // A DHCP "server" that only listens: a DISCOVER from the VM's MAC proves a network boot.
     const dhcp = await ns.bindUdp(67, '0.0.0.0', { reuseAddr: true, broadcast: true });
     dhcp.on('message', (m: Buffer) => {
-      if (m.length >= 240 && m[0] === 1) discovers.push([...m.subarray(28, 34)].map((b) => b.toString(16).padStart(2, '0')).join(':'));
+      if (m.length < 240 || m[0] !== 1) return;
+      const mac = [...m.subarray(28, 34)].map((b) => b.toString(16).padStart(2, '0')).join(':');
+      discovers.push(mac);
+      for (let i = 240; i + 1 < m.length && m[i] !== 255; ) {
+        if (m[i] === 0) {
+          i++;
+          continue;
+        }
+        const len = m[i + 1]!;
+        if (m[i] === 60) vendorClasses.set(mac, [...(vendorClasses.get(mac) ?? []), m.subarray(i + 2, i + 2 + len).toString('latin1')]);
+        i += 2 + len;
+      }
     });
     const config = {
       stateDir: join(work, 'state'),
@@ -103,6 +118,14 @@ describe.skipIf(problems.length > 0 && !process.env.CI)('vbmc drives a QEMU VM i
           username: 'admin',
           password: 'e2e-pw',
           machine: { backend: 'qemu', uuid: UUID, serialNumber: 'E2E-VM1', memoryMb: 256, firmware: 'seabios', nics: [{ mac: MAC, tap: ns.taps[0] }], disks: [{ sizeMb: 16 }], bootOrder: ['disk', 'net'], gracefulShutdownSeconds: 2 },
+        },
+        {
+          name: 'vm2',
+          personality: 'dell',
+          listen: { host: ns.address, port: 8444 },
+          username: 'admin',
+          password: 'e2e-pw',
+          machine: { backend: 'qemu', memoryMb: 256, firmware: 'ovmf', nicBoot: 'firmware-pxe', nics: [{ mac: UEFI_MAC, tap: ns.taps[1] }], disks: [{ sizeMb: 16 }], bootOrder: ['disk', 'net'] },
         },
       ],
     };
@@ -117,7 +140,9 @@ describe.skipIf(problems.length > 0 && !process.env.CI)('vbmc drives a QEMU VM i
       },
       60_000,
     );
-    ready = (JSON.parse(readFileSync(readyFile, 'utf8')) as Ready).bmcs[0]!;
+    const all = (JSON.parse(readFileSync(readyFile, 'utf8')) as Ready).bmcs;
+    ready = all[0]!;
+    readyUefi = all[1]!;
     (dhcp as unknown as { unref(): void }).unref();
   });
 
@@ -171,4 +196,24 @@ describe.skipIf(problems.length > 0 && !process.env.CI)('vbmc drives a QEMU VM i
     const [inv] = (await steps([{ op: 'inventory' }])) as { powerState: string }[];
     expect(inv?.powerState).toBe('Off');
   }, 400_000);
+
+  it('GracefulShutdown: firmware ignores the ACPI button, so the vbmc forces the VM off after the grace period', async () => {
+    await steps([{ op: 'on' }]);
+    const pid = (await admin<State>('/vbmc/state')).qemuPid!;
+    await steps([{ op: 'reset', type: 'GracefulShutdown' }]);
+    expect((await admin<State>('/vbmc/state')).power).toBe('On');
+    await waitUntil('PowerState Off after the grace period', async () => (await admin<State>('/vbmc/state')).power === 'Off', 60_000, 250);
+    await waitUntil('QEMU to be gone', () => !alive(pid), 10_000);
+  }, 200_000);
+
+  it('OVMF (Dell personality): a Pxe override boots EDK2 PXE, a UefiHttp override boots EDK2 HTTP Boot', async () => {
+    await steps([{ op: 'boot', target: 'Pxe', mode: 'UEFI' }, { op: 'on' }], readyUefi);
+    expect((await admin<State>('/vbmc/state', readyUefi)).boots.at(-1)).toMatchObject({ device: 'net', override: 'Pxe', mode: 'UEFI', nicBoot: 'firmware-pxe' });
+    await waitUntil('an EDK2 PXE request (PXEClient, arch 7)', () => (vendorClasses.get(UEFI_MAC) ?? []).some((v) => v.startsWith('PXEClient:Arch:00007')), 180_000, 250);
+    await steps([{ op: 'off', force: true }, { op: 'boot', target: 'UefiHttp', mode: 'UEFI' }, { op: 'on' }], readyUefi);
+    expect((await admin<State>('/vbmc/state', readyUefi)).boots.at(-1)).toMatchObject({ device: 'net', override: 'UefiHttp', nicBoot: 'firmware-http' });
+    await waitUntil('an EDK2 HTTP Boot request (HTTPClient, arch 16)', () => (vendorClasses.get(UEFI_MAC) ?? []).some((v) => v.startsWith('HTTPClient:Arch:00016')), 180_000, 250);
+    await steps([{ op: 'off', force: true }], readyUefi);
+    expect((await admin<State>('/vbmc/state', readyUefi)).qemuPid).toBeNull();
+  }, 500_000);
 });
