@@ -271,7 +271,7 @@ export class ClusterFormation {
       await this.note(c, [leader.machine.id], 'content.present', 'ok', `${leader.machine.name} already holds the content bundle (sha256 ${digest.sha256})`);
       return;
     }
-    await this.begin(c, 'content-upload', leader.machine, `uploading ${bundle} (${digest.size} bytes) to ${leader.machine.name}`, digest);
+    await this.begin(c, 'content-upload', leader.machine, `uploading ${bundle} (${digest.size} bytes) to ${leader.machine.name}`, digest, false);
     let lastQuarter = -1;
     let lastAttempt = 1;
     const r = await leader.api.uploadContent(bundle, {
@@ -326,7 +326,7 @@ export class ClusterFormation {
       // A create sent before a restart may have been accepted: the leader knows.
       const exists = await this.clusterExists(leader);
       if (!exists) {
-        await this.begin(c, 'cluster-create', leader.machine, `creating cluster ${c.name} on ${leader.machine.name}`);
+        await this.begin(c, 'cluster-create', leader.machine, `creating cluster ${c.name} on ${leader.machine.name}`, {}, false);
         const r = await leader.api.createCluster(this.clusterConfig(c, hosts));
         if (!r.ok && !(await this.clusterExists(leader))) throw new FormationFailure(`cluster create on ${leader.machine.name} failed: ${r.error.message}`);
       }
@@ -499,8 +499,9 @@ export class ClusterFormation {
     }
   }
 
-  private async begin(c: Cluster, step: string, m: Machine | null, message: string, detail: Record<string, unknown> = {}): Promise<ClusterStep> {
-    const s = await this.d.clusters.beginStep(c.id, step, m?.id ?? '', detail);
+  /** Persists the start of a step: per machine when `m` is given and `perMachine`, else cluster-wide. */
+  private async begin(c: Cluster, step: string, m: Machine | null, message: string, detail: Record<string, unknown> = {}, perMachine = true): Promise<ClusterStep> {
+    const s = await this.d.clusters.beginStep(c.id, step, perMachine ? (m?.id ?? '') : '', detail);
     await this.note(c, m === null ? c.members.map((x) => x.machineId) : [m.id], `step.${step}`, 'info', message);
     return s;
   }

@@ -67,6 +67,10 @@ describe('3-node cluster', () => {
     expect(kinds.indexOf('content.uploaded')).toBeLessThan(kinds.indexOf('content.synced'));
     expect(kinds.indexOf('content.synced')).toBeLessThan(kinds.indexOf('cluster.create-accepted'));
     expect(kinds.at(-1)).toBe('cluster.enrolled');
+    // Every step record is closed, and cluster-wide steps have one record each.
+    const steps = await lab.svc.store.clusters.steps(cluster.id);
+    expect(steps.filter((s) => s.status !== 'done')).toEqual([]);
+    expect(steps.filter((s) => s.step === 'content-upload' || s.step === 'cluster-create').map((s) => s.machineId)).toEqual(['', '']);
     const appliance = (await lab.svc.store.clusters.events(cluster.id, { limit: 5000 })).filter((e) => e.kind === 'appliance.event').map((e) => e.detail?.type);
     expect(appliance).toEqual(['ClusterCreateAccepted', 'ControlPlaneInitialized', 'NodesJoined', 'ClusterRunning', 'ClusterHealthy']);
   });

@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { REQUIRED_IPXE_BINARIES } from '../../server/boot/ipxe-binaries.js';
@@ -16,7 +17,7 @@ import { openSqliteStore } from '../../server/store/sqlite/sqlite-store.js';
 import { KubeStandin } from '../support/kube-standin.js';
 import { startStandinRack, type StandinRack } from '../support/local-api-standin/index.js';
 import { Prng } from '../support/prng.js';
-import { CLI, TSX } from '../support/rackboot-process.js';
+import { CLI, REPO } from '../support/rackboot-process.js';
 
 const SEED = Number(process.env.RB_RESTART_SEED ?? Date.now() % 100_000);
 
@@ -27,7 +28,13 @@ interface Child {
 }
 
 async function startChild(config: string, cwd: string): Promise<Child> {
-  const proc = spawn(TSX, [CLI, 'serve', '--config', config], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  // Node itself with tsx's loader, not the tsx wrapper: SIGKILL must hit the process that runs
+  // rackboot (the wrapper would die alone and leave its child running).
+  const tsx = join(REPO, 'node_modules/tsx/dist');
+  const proc = spawn(process.execPath, ['--require', join(tsx, 'preflight.cjs'), '--import', pathToFileURL(join(tsx, 'loader.mjs')).href, CLI, 'serve', '--config', config], {
+    cwd,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let out = '';
   proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
