@@ -35,6 +35,7 @@ import { TftpServer } from './tftp/server.js';
 import { Timeline } from './timeline/recorder.js';
 import { BmcProvisioner } from './provisioning/bmc-provisioner.js';
 import { loadOrCreateCredentialKey } from './secrets/credential-cipher.js';
+import { MaasProvisioner, type RedfishInstaller } from './provisioning/maas/provisioner.js';
 
 export interface RunningService {
   store: Store;
@@ -47,13 +48,22 @@ export interface RunningService {
   https: HttpsServer | null;
   tftp: TftpServer | null;
   dhcp: DhcpServer | null;
+  /** The MAAS layer, when rackboot.yaml has a usable maas section. */
+  maas: MaasProvisioner | null;
   /** What could not start, with the fix; empty when everything runs. */
   problems: string[];
   stop(): Promise<void>;
 }
 
 /** Starts HTTP, TFTP and DHCP in one process. A listener that cannot bind is reported and skipped; the rest keep serving. */
-export async function startService(cfg: ResolvedConfig, log: Logger): Promise<RunningService> {
+export interface ServiceOptions {
+  /** The Redfish virtual-media installer used by redfish-via-maas. */
+  redfish?: RedfishInstaller;
+  /** Wall clock for MAAS OAuth timestamps (tests share their MAAS stand-in's clock). */
+  now?: () => number;
+}
+
+export async function startService(cfg: ResolvedConfig, log: Logger, opts: ServiceOptions = {}): Promise<RunningService> {
   await mkdir(cfg.dataDir, { recursive: true });
   await mkdir(cfg.artifactsRoot, { recursive: true });
   const ipxeDir = await resolveIpxeDir(cfg.boot.ipxeDir);
@@ -66,7 +76,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
   const problems: string[] = [];
   const metrics = new Metrics(store.machines);
   timeline.on('event', metrics.onTimelineEvent);
-    const cipher = await loadOrCreateCredentialKey(cfg.bmcKeyFile);
+  const cipher = await loadOrCreateCredentialKey(cfg.bmcKeyFile);
 
   const templatesDir = cfg.boot.templatesDir ?? join(bundledBootAssets(), 'templates');
   const userData = await ProfileUserData.load(cfg.profiles, templatesDir, urls);
@@ -76,7 +86,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
   const bmcSettings = { timeoutMs: cfg.bmc.timeoutSeconds * 1000, retries: cfg.bmc.retries };
   const provisioner = new BmcProvisioner({ cfg, machines: store.machines, bmcs: store.bmcs, artifacts: store.artifacts, timeline, lifecycle, cipher, urls, settings: bmcSettings, metrics, log: bmcLog });
   provisioner.start();
-  const svc: RunningService = { store, timeline, metrics, provisioner, http: null, https: null, tftp: null, dhcp: null, problems, stop };
+  const svc: RunningService = { store, timeline, metrics, provisioner, http: null, https: null, tftp: null, dhcp: null, maas: null, problems, stop };
   const blobHandles = new FileHandleCache();
   const blobs = new BlobStore(cfg.artifactsRoot);
   const bmc = {
@@ -106,7 +116,13 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
     log: enrollmentLog,
   });
   const enrollment = { clusters: store.clusters, machines: store.machines, formation };
-  const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs, blobHandles, bmc, enrollment });
+  if (cfg.maas !== undefined) {
+    const maasCfg = { ...cfg, maas: cfg.maas };
+    const created = await MaasProvisioner.create({ cfg: maasCfg, machines: store.machines, events: store.events, artifacts: store.artifacts, lifecycle, timeline, userData, log, ...opts });
+    if (created.ok) svc.maas = created.provisioner;
+    else problems.push(`${created.reason}. MAAS operations are off; everything else keeps running.`);
+  }
+  const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs, blobHandles, bmc, enrollment, maas: svc.maas });
   try {
     await app.listen({ host: cfg.http.listen, port: cfg.http.port });
     svc.http = app;
@@ -192,6 +208,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger): Promise<Ru
     lifecycle.stopWatchdog();
     await provisioner.stop();
     await formation.stop();
+    await svc.maas?.stop();
     await svc.dhcp?.stop();
     await svc.tftp?.stop();
     if (svc.https !== null) await closeHttps(svc.https);

@@ -27,17 +27,39 @@ export interface ApplianceIsoMeta {
   elTorito: Array<{ platform: string; bootable: boolean }>;
 }
 
-export interface Artifact {
+interface ArtifactBase {
   id: string;
   name: string;
-  kind: 'appliance-iso';
-  /** sha256 of the whole ISO; its blob is stored under this digest. */
+  /** sha256 of the whole file; an ISO's blob is stored under this digest. */
   sha256: string;
   size: number;
   /** Where it came from: a path or URL. */
   source: string;
-  meta: ApplianceIsoMeta;
   createdAt: string;
 }
 
-export type NewArtifact = Omit<Artifact, 'id' | 'createdAt'>;
+export interface ApplianceIsoArtifact extends ArtifactBase {
+  kind: 'appliance-iso';
+  meta: ApplianceIsoMeta;
+}
+
+/** A disk image uploaded to MAAS as a custom boot resource; MAAS holds the bytes, rackboot the record. */
+export interface MaasImageMeta {
+  /** What deploy's distro_series names: `custom/<name>`. */
+  maasName: string;
+  resourceId: number;
+  architecture: string;
+  filetype: 'ddgz';
+  baseImage: string;
+  /** The MAAS it was uploaded to (no credentials). */
+  maasUrl: string;
+}
+
+export interface MaasImageArtifact extends ArtifactBase {
+  kind: 'maas-image';
+  meta: MaasImageMeta;
+}
+
+export type Artifact = ApplianceIsoArtifact | MaasImageArtifact;
+
+export type NewArtifact = Omit<ApplianceIsoArtifact, 'id' | 'createdAt'> | Omit<MaasImageArtifact, 'id' | 'createdAt'>;

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises';
 import { openIso, type IsoEntry, type IsoImage } from '../iso9660/reader.js';
 import { StoreError, type ArtifactRepo } from '../store/types.js';
-import type { ApplianceFlavor, ApplianceIsoMeta, Artifact, ArtifactFile } from './artifact.js';
+import type { ApplianceFlavor, ApplianceIsoArtifact, ApplianceIsoMeta, ArtifactFile } from './artifact.js';
 import type { BlobStore } from './blob-store.js';
 import { netbootArgsFrom, parseGrubConfig } from './grub-config.js';
 
@@ -14,7 +14,7 @@ export type IngestErrorCode =
   | 'RB_ARTIFACT_NAME_TAKEN'
   | 'RB_ARTIFACT_IO';
 
-export type IngestResult = { ok: true; artifact: Artifact; reused: boolean } | { ok: false; code: IngestErrorCode; reason: string };
+export type IngestResult = { ok: true; artifact: ApplianceIsoArtifact; reused: boolean } | { ok: false; code: IngestErrorCode; reason: string };
 
 export interface IngestProgress {
   phase: 'store-iso' | 'extract';
@@ -71,7 +71,9 @@ export async function ingestApplianceIso(repo: ArtifactRepo, blobs: BlobStore, i
       await rollback(blobs, created);
       return { ok: false, code: 'RB_ARTIFACT_CHECKSUM', reason: `sha256 is ${iso256.sha256}, expected ${input.expectedSha256.toLowerCase()}` };
     }
-    const existing = (await repo.list()).find((a) => a.sha256 === iso256.sha256 && (input.name === undefined || a.name === input.name));
+    const existing = (await repo.list()).find(
+      (a): a is ApplianceIsoArtifact => a.kind === 'appliance-iso' && a.sha256 === iso256.sha256 && (input.name === undefined || a.name === input.name),
+    );
     if (existing !== undefined) return { ok: true, artifact: existing, reused: true };
 
     const extract = async (entry: IsoEntry): Promise<ArtifactFile> => {

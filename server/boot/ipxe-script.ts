@@ -1,4 +1,4 @@
-import type { Artifact } from '../artifacts/artifact.js';
+import type { ApplianceIsoArtifact } from '../artifacts/artifact.js';
 import type { Machine } from '../inventory/machine.js';
 import type { BootPlan } from './boot-plan.js';
 import type { BootUrls } from './boot-urls.js';
@@ -14,7 +14,7 @@ export interface ScriptContext {
  * Renders the iPXE script for a machine's current boot plan. `appliance` is the ingested ISO the
  * profile names, if it names one.
  */
-export function renderIpxeScript(m: Machine, plan: BootPlan, ctx: ScriptContext, appliance: Artifact | null = null): string {
+export function renderIpxeScript(m: Machine, plan: BootPlan, ctx: ScriptContext, appliance: ApplianceIsoArtifact | null = null): string {
   if (plan.kind !== 'netboot') return localDisk(m, plan.reason, ctx);
   const p = plan.profile;
   const vars = profileVariables(m, ctx.urls);

@@ -3,7 +3,7 @@
 // entry that boots the Kairos kernel also gets `config_url=` (Kairos fetches and merges it, and keeps
 // reading it after install). Built as a remastered view, so nothing of the multi-GB ISO is copied.
 import { createHash } from 'node:crypto';
-import type { Artifact } from '../artifacts/artifact.js';
+import type { ApplianceIsoArtifact } from '../artifacts/artifact.js';
 import { GRUB_PATHS } from '../artifacts/ingest.js';
 import { openIso } from '../iso9660/reader.js';
 import { remasterIso, type RemasteredIso, type RemasterErrorCode } from '../iso9660/remaster.js';
@@ -25,7 +25,7 @@ export interface MachineIso {
 export type MachineIsoResult = { ok: true; iso: MachineIso } | { ok: false; code: RemasterErrorCode; reason: string };
 
 /** Lays out the machine's view of the appliance ISO stored at `isoPath`. */
-export async function machineIso(isoPath: string, artifact: Artifact, userData: string, configUrl: string): Promise<MachineIsoResult> {
+export async function machineIso(isoPath: string, artifact: ApplianceIsoArtifact, userData: string, configUrl: string): Promise<MachineIsoResult> {
   const opened = await openIso(isoPath);
   if (!opened.ok) return opened;
   const iso = opened.iso;

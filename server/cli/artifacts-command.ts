@@ -61,7 +61,7 @@ export async function listArtifacts(cfg: ResolvedConfig, out: NodeJS.WriteStream
   try {
     const rows = await store.artifacts.list();
     out.write(`${'NAME'.padEnd(40)} ${'FLAVOR'.padEnd(8)} ${'SIZE'.padStart(12)}  SHA256\n`);
-    for (const a of rows) out.write(`${a.name.padEnd(40)} ${a.meta.flavor.padEnd(8)} ${String(a.size).padStart(12)}  ${a.sha256.slice(0, 16)}\n`);
+    for (const a of rows) out.write(`${a.name.padEnd(40)} ${(a.kind === 'appliance-iso' ? a.meta.flavor : 'maas').padEnd(8)} ${String(a.size).padStart(12)}  ${a.sha256.slice(0, 16)}\n`);
     return 0;
   } finally {
     await store.close();

@@ -14,6 +14,7 @@ import { labDown } from '../lab/lab-down.js';
 import { LabError, labUp } from '../lab/lab-up.js';
 import { addMachine, deleteMachine, importMachines, listMachines, showMachine } from './machines-command.js';
 import type { OutputFormat } from './output.js';
+import { maasRelease, maasSync, maasUploadImage } from './maas-command.js';
 import { provisionMachine } from './provision-command.js';
 import { createToken, listTokens, revokeToken } from './tokens-command.js';
 import { watchMachines } from './watch-command.js';
@@ -85,8 +86,8 @@ function buildProgram(setCode: (code: number) => void): Command {
     .action(
       act(async (o: { config?: string }) => {
         const cfg = await loadConfigFile(o.config);
-        // Password hashes stay out of terminals and CI logs.
-        process.stdout.write(`${JSON.stringify(cfg, (k, v: unknown) => (k === 'passwordHash' ? '(redacted)' : v), 2)}\n`);
+        // Password hashes and the MAAS API key stay out of terminals and CI logs.
+        process.stdout.write(`${JSON.stringify(cfg, (k, v: unknown) => (k === 'passwordHash' || k === 'apiKey' ? '(redacted)' : v), 2)}\n`);
         return 0;
       }),
     );
@@ -180,9 +181,31 @@ function buildProgram(setCode: (code: number) => void): Command {
     }),
   );
 
-  withApi(program.command('provision').description('install a machine again').argument('<machine>', 'name or id')).action(
-    act(async (m: string, o: ApiOpts) => provisionMachine(await target(o), m, process.stdout, process.stderr)),
+  withApi(
+    program
+      .command('provision')
+      .description('install a machine again')
+      .argument('<machine>', 'name or id')
+      .addOption(new Option('--via <via>', "maas: deploy through MAAS; netboot: rackboot's own network boot (default: the machine's MAAS mode)").choices(['maas', 'netboot']))
+      .option('--image <name>', 'uploaded MAAS image to deploy (default maas.image)'),
+  ).action(
+    act(async (m: string, o: ApiOpts & { via?: 'maas' | 'netboot'; image?: string }) =>
+      provisionMachine(await target(o), m, process.stdout, process.stderr, { ...(o.via !== undefined ? { via: o.via } : {}), ...(o.image !== undefined ? { image: o.image } : {}) }),
+    ),
   );
+  withApi(program.command('release').description('MAAS teardown: stop following, unlock and release the machine in MAAS').argument('<machine>', 'name or id')).action(
+    act(async (m: string, o: ApiOpts) => maasRelease(await target(o), m, process.stdout)),
+  );
+
+  const maas = program.command('maas').description('MAAS integration, through the API');
+  withApi(maas.command('sync').description('import and refresh machines from MAAS')).action(act(async (o: ApiOpts) => maasSync(await target(o), process.stdout)));
+  withApi(
+    maas
+      .command('upload-image')
+      .description('upload a ddgz appliance disk image (a path on the rackboot host) to MAAS and record it as an artifact')
+      .argument('<path>', 'the image, e.g. kairos-palette-4.6.raw.gz')
+      .requiredOption('--name <name>', 'artifact and MAAS image name (custom/<name>), with the version in it'),
+  ).action(act(async (path: string, o: ApiOpts & { name: string }) => maasUploadImage(await target(o), path, o.name, process.stdout)));
 
   const bmc = program.command('bmc').description('machines registered and provisioned through their BMCs (Redfish)');
   withApi(

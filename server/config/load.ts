@@ -109,6 +109,12 @@ function crossFieldIssues(cfg: Config): ConfigIssue[] {
   if ((cfg.https.certFile === undefined) !== (cfg.https.keyFile === undefined)) {
     issues.push({ path: cfg.https.certFile === undefined ? 'https.certFile' : 'https.keyFile', message: 'set both https.certFile and https.keyFile, or neither (rackboot then issues a certificate from its own CA)' });
   }
+  if (cfg.maas !== undefined) {
+    if ((cfg.maas.apiKey === undefined) === (cfg.maas.apiKeyFile === undefined)) issues.push({ path: 'maas', message: 'set exactly one of apiKey or apiKeyFile' });
+    if (cfg.maas.sync.profile !== undefined && !(cfg.maas.sync.profile in cfg.profiles)) {
+      issues.push({ path: 'maas.sync.profile', message: `no profile named '${cfg.maas.sync.profile}' under profiles` });
+    }
+  }
   if (cfg.dhcp.mode === 'full' && cfg.dhcp.subnets.length === 0) {
     issues.push({ path: 'dhcp.subnets', message: 'full mode needs at least one subnet' });
   }

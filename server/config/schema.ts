@@ -55,6 +55,40 @@ const Profile = Type.Object(
   { additionalProperties: false, default: {} },
 );
 
+export const MAAS_MODES = ['deploy', 'inventory', 'redfish-via-maas'] as const;
+export const MaasModeSchema = Type.Union(MAAS_MODES.map((m) => Type.Literal(m)));
+
+// MAAS integration (issue 5). The API key is a secret: never logged, never in API output.
+const Maas = Type.Object(
+  {
+    url: Type.String({ pattern: '^https?://', description: 'MAAS base URL, e.g. http://maas:5240/MAAS' }),
+    apiKey: Type.Optional(Type.String({ pattern: '^[^:\\s]+:[^:\\s]+:[^:\\s]+$', description: 'consumer:token:secret; prefer apiKeyFile' })),
+    apiKeyFile: Type.Optional(Type.String({ minLength: 1, description: 'file holding the API key (first line)' })),
+    mode: Type.Optional(MaasModeSchema),
+    image: Type.Optional(Type.String({ minLength: 1, description: 'name of an uploaded MAAS image artifact (rackboot maas upload-image) deployed in deploy mode' })),
+    architecture: Type.String({ default: 'amd64/generic' }),
+    baseImage: Type.String({ default: 'ubuntu/jammy', description: 'Ubuntu series MAAS boots to write custom images (must be imported)' }),
+    agentName: Type.String({ pattern: '^[A-Za-z0-9._-]{1,64}$', default: 'rackboot' }),
+    allocate: Type.Object(
+      { pool: Type.Optional(Type.String({ minLength: 1 })), tags: Type.Array(Type.String({ minLength: 1 }), { default: [] }) },
+      { additionalProperties: false, default: {} },
+    ),
+    sync: Type.Object(
+      {
+        pool: Type.Optional(Type.String({ minLength: 1 })),
+        zone: Type.Optional(Type.String({ minLength: 1 })),
+        tags: Type.Array(Type.String({ minLength: 1 }), { default: [] }),
+        profile: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]+$', description: 'boot profile given to imported machines' })),
+      },
+      { additionalProperties: false, default: {} },
+    ),
+    pollSeconds: Type.Number({ minimum: 0.05, maximum: 600, default: 10 }),
+    requestTimeoutSeconds: Type.Number({ minimum: 0.1, maximum: 600, default: 30, description: 'per MAAS request attempt' }),
+    deployTimeoutSeconds: Type.Integer({ minimum: 1, default: 7800, description: 'longer than MAAS own limit (2 x node_timeout)' }),
+  },
+  { additionalProperties: false },
+);
+
 export const ConfigSchema = Type.Object(
   {
     dataDir: Type.String({ default: './data', minLength: 1 }),
@@ -175,6 +209,7 @@ export const ConfigSchema = Type.Object(
       { root: Type.Optional(Type.String({ minLength: 1, description: 'defaults to <dataDir>/artifacts' })) },
       { additionalProperties: false, default: {} },
     ),
+    maas: Type.Optional(Maas),
     profiles: Type.Record(Type.String({ pattern: '^[A-Za-z0-9._-]+$' }), Profile, { default: {}, additionalProperties: false }),
   },
   { additionalProperties: false },
@@ -183,4 +218,6 @@ export const ConfigSchema = Type.Object(
 export type Config = Static<typeof ConfigSchema>;
 export type SubnetConfig = Static<typeof Subnet>;
 export type ProfileConfig = Static<typeof Profile>;
+export type MaasConfig = Static<typeof Maas>;
+export type MaasMode = Static<typeof MaasModeSchema>;
 export type ProfileUserConfig = Static<typeof ProfileUser>;

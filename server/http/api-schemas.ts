@@ -24,7 +24,7 @@ export const MachineSchema = Type.Object(
     disks: Type.Array(MachineDiskSchema),
     profile: Nullable(Type.String()),
     bmc: Nullable(Type.Object({ address: Type.String(), vendor: Type.Optional(Type.String()) }, open)),
-    maas: Nullable(Type.Object({ systemId: Type.String() }, open)),
+    maas: Nullable(Type.Object({ systemId: Type.Optional(Type.String()), mode: Type.Optional(Type.String({ enum: ['deploy', 'inventory', 'redfish-via-maas'] })) }, open)),
     state: MachineStateSchema,
     stateEnteredAt: Type.String({ format: 'date-time' }),
     stateReason: Nullable(Type.String()),

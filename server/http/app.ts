@@ -17,6 +17,7 @@ import { bmcRoutes, type BmcRouteDeps } from './bmc-routes.js';
 import { bootRoutes, type BootRouteDeps } from './boot-routes.js';
 import { clusterRoutes, type ClusterRouteDeps } from './cluster-routes.js';
 import { machineRoutes, type MachineRouteDeps } from './machine-routes.js';
+import { maasRoutes } from './maas-routes.js';
 import { installProblemHandlers } from './problem.js';
 import { sessionRoutes } from './session-routes.js';
 import { loadUiAssets, uiRoutes } from './ui-routes.js';
@@ -47,6 +48,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => machineRoutes(scope, deps));
   await app.register(async (scope) => eventStreamRoutes(scope, deps));
   await app.register(async (scope) => bmcRoutes(scope, deps.bmc));
+  await app.register(async (scope) => maasRoutes(scope, deps));
   await app.register(async (scope) => sessionRoutes(scope, sessions));
   const ui = await loadUiAssets(join(bundledBootAssets(), 'ui'));
   await app.register(async (scope) => uiRoutes(scope, ui));

@@ -14,7 +14,7 @@ import type { MachineState } from '../lifecycle/states.js';
 import type { Machine } from '../inventory/machine.js';
 import type { ArtifactRepo, EventRepo, MachineRepo, StoredEvent } from '../store/types.js';
 import type { BlobStore } from '../artifacts/blob-store.js';
-import type { Artifact } from '../artifacts/artifact.js';
+import type { ApplianceIsoArtifact } from '../artifacts/artifact.js';
 import { APPLIANCE_FILES, type ApplianceFile } from '../boot/boot-urls.js';
 import type { FileHandleCache, FileOpener } from './file-handle-cache.js';
 import type { Timeline } from '../timeline/recorder.js';
@@ -91,7 +91,8 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
         }
       }
     }
-    const appliance = plan.kind === 'netboot' && plan.profile.appliance !== undefined ? await deps.artifacts.findByName(plan.profile.appliance) : null;
+    const found = plan.kind === 'netboot' && plan.profile.appliance !== undefined ? await deps.artifacts.findByName(plan.profile.appliance) : null;
+    const appliance = found?.kind === 'appliance-iso' ? found : null;
     const script = renderIpxeScript(m, plan, { templates: deps.templates, urls: deps.urls, retries: deps.cfg.boot.scriptRetries }, appliance);
     await deps.timeline.record({
       machineId: m.id,
@@ -207,7 +208,7 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
   const machineIsoFile = async (req: FastifyRequest<{ Params: BootParams & { name: string } }>, reply: FastifyReply) => {
     let m = req.machine!;
     const a = await deps.artifacts.findByName(req.params.name);
-    if (a === null) return reply.code(404).type('text/plain').send('not found\n');
+    if (a === null || a.kind !== 'appliance-iso') return reply.code(404).type('text/plain').send('not found\n');
     const key = `${m.id}:${m.tokenGeneration}:${m.updatedAt}:${a.sha256}`;
     let pending = machineIsos.get(key);
     if (pending === undefined) {
@@ -259,7 +260,7 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
   const applianceFile = async (req: FastifyRequest<{ Params: BootParams & { name: string; file: string } }>, reply: FastifyReply) => {
     const a = await deps.artifacts.findByName(req.params.name);
     const file = req.params.file as ApplianceFile;
-    const sha = a === null || !(APPLIANCE_FILES as readonly string[]).includes(file) ? null : blobOf(a, file);
+    const sha = a === null || a.kind !== 'appliance-iso' || !(APPLIANCE_FILES as readonly string[]).includes(file) ? null : blobOf(a, file);
     if (sha === null) return reply.code(404).type('text/plain').send('not found\n');
     // Served under its public name so the media type follows it (.iso → application/vnd.efi-iso).
     await serveTracked(req, reply, deps.blobs.pathOf(sha), 'appliance', `${a!.name}/${file}`, deps.blobHandles.open);
@@ -332,7 +333,7 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
   }
 }
 
-function blobOf(a: Artifact, file: ApplianceFile): string {
+function blobOf(a: ApplianceIsoArtifact, file: ApplianceFile): string {
   switch (file) {
     case 'kernel':
       return a.meta.files.kernel.sha256;

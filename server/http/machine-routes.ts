@@ -12,6 +12,9 @@ import type { Timeline } from '../timeline/recorder.js';
 import { dottedPath } from '../schema/issue-path.js';
 import { Pagination, pageOf, ref } from './api-schemas.js';
 import { problemResponses } from './openapi.js';
+import { maasModeOf } from '../inventory/maas-mode.js';
+import type { MaasProvisioner } from '../provisioning/maas/provisioner.js';
+import { maasNotConfigured, sendMaasFailure } from './maas-routes.js';
 import { sendProblem } from './problem.js';
 
 export interface MachineRouteDeps {
@@ -19,6 +22,8 @@ export interface MachineRouteDeps {
   events: EventRepo;
   timeline: Timeline;
   lifecycle: Lifecycle;
+  /** Absent or null without a maas section in rackboot.yaml. */
+  maas?: MaasProvisioner | null;
 }
 
 const ListQuery = Type.Object(
@@ -30,6 +35,13 @@ const ListQuery = Type.Object(
     profile: Type.Optional(Type.String()),
     bmcVendor: Type.Optional(Type.String({ description: 'BMC vendor, case-insensitive' })),
     ...Pagination,
+  },
+  { additionalProperties: false },
+);
+const ProvisionBody = Type.Object(
+  {
+    via: Type.Optional(Type.Union([Type.Literal('netboot'), Type.Literal('maas')], { description: "maas: deploy (or redfish-via-maas) through MAAS; netboot: rackboot's own network boot" })),
+    image: Type.Optional(Type.String({ minLength: 1, description: 'uploaded MAAS image artifact; default maas.image' })),
   },
   { additionalProperties: false },
 );
@@ -115,11 +127,37 @@ export async function machineRoutes(app: FastifyInstance, deps: MachineRouteDeps
     }
   });
 
-  app.post('/api/v1/machines/:id/provision', { schema: { tags, summary: 'Install the machine again; earlier boot URLs stop working', params: IdParams, response: { 200: ref('Machine'), ...problemResponses(400, 404, 409) } } }, async (req, reply) => {
-    const r = await deps.lifecycle.provision((req.params as { id: string }).id, `api ${req.ip}`);
+  app.post(
+    '/api/v1/machines/:id/provision',
+    {
+      schema: { tags, summary: 'Install the machine again; earlier boot URLs stop working. via maas deploys it through MAAS', params: IdParams, response: { 200: ref('Machine'), ...problemResponses(400, 404, 409, 422, 501, 502) } },
+      config: { documentedBody: { 'application/json': ProvisionBody } },
+    },
+    async (req, reply) => {
+    const id = (req.params as { id: string }).id;
+    const body = req.body ?? {};
+    if (!Value.Check(ProvisionBody, body)) {
+      const issues = [...Value.Errors(ProvisionBody, body)].slice(0, 10).map((e) => ({ field: dottedPath(e.path), message: e.message }));
+      return sendProblem(reply, 422, 'Invalid request', "the body is { via?: 'netboot' | 'maas', image?: string }", issues);
+    }
+    const { via, image } = body as { via?: 'netboot' | 'maas'; image?: string };
+    const m = await deps.machines.get(id);
+    if (m === null) return sendProblem(reply, 404, 'Not found', 'no such machine');
+    // Without via, a machine installed through MAAS (deploy or redfish-via-maas) goes through MAAS.
+    const maas = deps.maas ?? null;
+    const mode = maas === null ? null : maasModeOf(m, maas.maasCfg);
+    if (via === 'maas' || (via === undefined && (mode === 'deploy' || mode === 'redfish-via-maas'))) {
+      if (maas === null) return maasNotConfigured(reply);
+      const r = await maas.provision(id, `api ${req.ip}`, image !== undefined ? { image } : {});
+      return r.ok ? r.value : sendMaasFailure(reply, r.code, r.message);
+    }
+    // The operator takes a MAAS-deployed machine back: rackboot's DHCP answers it again.
+    if (via === 'netboot' && mode === 'deploy') await deps.machines.update(id, { maas: { ...m.maas, mode: 'inventory' } });
+    const r = await deps.lifecycle.provision(id, `api ${req.ip}`);
     if (r.ok) return r.machine;
     return r.code === 'RB_NOT_FOUND' ? sendProblem(reply, 404, 'Not found', 'no such machine') : sendProblem(reply, 409, 'Conflict', r.message);
-  });
+    },
+  );
 
   app.delete('/api/v1/machines/:id', { schema: { tags, summary: 'Remove a machine', params: IdParams, response: { 204: Type.Null({ description: 'removed' }), ...problemResponses(400, 404) } } }, async (req, reply) => {
     const ok = await deps.machines.delete((req.params as { id: string }).id);

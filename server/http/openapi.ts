@@ -16,7 +16,8 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   422: 'the body is well-formed but invalid; `issues` lists why',
   429: 'too many requests from this client; retry after `retry-after` seconds',
   500: 'internal error',
-  502: 'a device rackboot talks to (a BMC) could not be reached or refused',
+  501: 'not available in this build',
+  502: 'a device or service rackboot talks to (a BMC, MAAS) could not be reached or refused; `detail` carries its answer',
 };
 
 /** Problem responses for a route's schema, as application/problem+json. */

@@ -28,6 +28,7 @@ const CODES: Record<number, { code: string; title: string }> = {
   422: { code: 'RB_INVALID', title: 'Invalid' },
   429: { code: 'RB_RATE_LIMITED', title: 'Too many requests' },
   500: { code: 'RB_INTERNAL', title: 'Internal error' },
+  501: { code: 'RB_NOT_IMPLEMENTED', title: 'Not implemented' },
   502: { code: 'RB_BAD_GATEWAY', title: 'Bad gateway' },
   503: { code: 'RB_UNAVAILABLE', title: 'Service unavailable' },
 };

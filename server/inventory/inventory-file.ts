@@ -43,6 +43,7 @@ const CSV_COLUMNS: Record<string, (v: string, into: Record<string, unknown>) => 
   bmc_address: (v, o) => (sub(o, 'bmc').address = v),
   bmc_vendor: (v, o) => (sub(o, 'bmc').vendor = v),
   maas_system_id: (v, o) => (sub(o, 'maas').systemId = v),
+  maas_mode: (v, o) => (sub(o, 'maas').mode = v),
 };
 
 function addMacs(v: string, o: Record<string, unknown>): void {

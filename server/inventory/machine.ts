@@ -29,6 +29,23 @@ export const MachineDiskSchema = Type.Object(
   { additionalProperties: false },
 );
 
+/**
+ * The machine's MAAS side: which MAAS machine it is (system_id), how rackboot installs it through MAAS
+ * (overrides the site's maas.mode) and what an inventory sync copied from MAAS. Without a system_id,
+ * deploy mode allocates by pool and tags and records the machine MAAS picked.
+ */
+export const MachineMaasSchema = Type.Object(
+  {
+    systemId: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9]{1,32}$' })),
+    mode: Type.Optional(Type.Union([Type.Literal('deploy'), Type.Literal('inventory'), Type.Literal('redfish-via-maas')])),
+    pool: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    zone: Type.Optional(Type.String({ minLength: 1, maxLength: 128 })),
+    tags: Type.Optional(Type.Array(Type.String({ minLength: 1, maxLength: 256 }), { maxItems: 64 })),
+    powerType: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  { additionalProperties: false },
+);
+
 /** What an operator supplies, through the API or an inventory file. */
 export const MachineInputSchema = Type.Object(
   {
@@ -45,7 +62,7 @@ export const MachineInputSchema = Type.Object(
     disks: Type.Optional(Type.Array(MachineDiskSchema, { maxItems: 64 })),
     profile: Type.Optional(Type.String({ pattern: '^[A-Za-z0-9._-]+$' })),
     bmc: Type.Optional(Type.Object({ address: Type.String({ minLength: 1 }), vendor: Type.Optional(Type.String()) }, { additionalProperties: false })),
-    maas: Type.Optional(Type.Object({ systemId: Type.String({ minLength: 1 }) }, { additionalProperties: false })),
+    maas: Type.Optional(MachineMaasSchema),
   },
   { additionalProperties: false },
 );
@@ -53,6 +70,7 @@ export const MachineInputSchema = Type.Object(
 export type MachineInput = Static<typeof MachineInputSchema>;
 export type MachineNetwork = Static<typeof MachineNetworkSchema>;
 export type MachineDisk = Static<typeof MachineDiskSchema>;
+export type MachineMaas = Static<typeof MachineMaasSchema>;
 
 export interface DiscoveryInfo {
   firstSeenAt: string;
@@ -76,7 +94,7 @@ export interface Machine {
   disks: MachineDisk[];
   profile: string | null;
   bmc: { address: string; vendor?: string } | null;
-  maas: { systemId: string } | null;
+  maas: MachineMaas | null;
   state: MachineState;
   /** When the machine entered its state; stage timeouts count from here. */
   stateEnteredAt: string;

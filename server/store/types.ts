@@ -71,7 +71,7 @@ export interface LeaseRepo {
   remove(ip: string): Promise<void>;
 }
 
-export type EventSource = 'dhcp' | 'pxe' | 'tftp' | 'http' | 'callback' | 'lifecycle' | 'api' | 'bmc' | 'enrollment';
+export type EventSource = 'dhcp' | 'pxe' | 'tftp' | 'http' | 'callback' | 'lifecycle' | 'api' | 'bmc' | 'enrollment' | 'maas';
 export type EventOutcome = 'ok' | 'error' | 'info';
 
 export interface NewEvent {
@@ -100,7 +100,7 @@ export interface EventRepo {
 
 export interface ArtifactRepo {
   /** Fails with RB_CONFLICT when the name is taken. */
-  create(a: NewArtifact): Promise<Artifact>;
+  create<A extends NewArtifact>(a: A): Promise<A & { id: string; createdAt: string }>;
   get(id: string): Promise<Artifact | null>;
   findByName(name: string): Promise<Artifact | null>;
   list(): Promise<Artifact[]>;

@@ -410,7 +410,7 @@ interface ArtifactRow {
 class SqliteArtifacts implements ArtifactRepo {
   constructor(private readonly db: Db) {}
 
-  async create(a: NewArtifact): Promise<Artifact> {
+  async create<A extends NewArtifact>(a: A): Promise<A & { id: string; createdAt: string }> {
     const id = randomUUID();
     const createdAt = new Date().toISOString();
     try {
@@ -443,7 +443,7 @@ class SqliteArtifacts implements ArtifactRepo {
   private one(row: unknown): Artifact | null {
     if (row === undefined) return null;
     const r = row as ArtifactRow;
-    return { id: r.id, name: r.name, kind: r.kind as Artifact['kind'], sha256: r.sha256, size: r.size, source: r.source, meta: JSON.parse(r.meta) as Artifact['meta'], createdAt: r.created_at };
+    return { id: r.id, name: r.name, kind: r.kind, sha256: r.sha256, size: r.size, source: r.source, meta: JSON.parse(r.meta) as unknown, createdAt: r.created_at } as Artifact;
   }
 }
 
