@@ -154,6 +154,7 @@ export async function labUp(o: LabUpOptions, out: Out): Promise<number> {
     [
       '',
       final.ok ? `rackboot lab is up: ${machines.length} machines installed` : `rackboot lab is up, but not every machine was installed: ${final.problem}`,
+      `  dashboard:    ${state.apiUrl}/ui/ (sign in with the admin token)`,
       `  API:          ${state.apiUrl}/api/v1/machines (OpenAPI: ${state.apiUrl}/api/v1/openapi.json)`,
       `  admin token:  ${tokenFile}`,
       `  try:          rackboot machines list --server ${state.apiUrl} --token "$(cat ${tokenFile})"`,
