@@ -211,8 +211,9 @@ describe('MAAS in the service', () => {
 
     // 4. MAAS goes away while they deploy and comes back with its database.
     await waitFor('deployments under way', () => (maasMachines.filter((mm) => mm.status === S.DEPLOYING).length >= 5 ? true : undefined));
+    // Longer than the client's own retries of a refused read (about 8 s), so the deployments see it.
     await standin.stop();
-    await new Promise((r) => setTimeout(r, 1500));
+    await new Promise((r) => setTimeout(r, 12_000));
     await standin.start();
 
     // 5. Every machine ends: nine at installing (MAAS Deployed), one failed with MAAS's reason.
