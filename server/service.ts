@@ -35,7 +35,8 @@ import { TftpServer } from './tftp/server.js';
 import { Timeline } from './timeline/recorder.js';
 import { BmcProvisioner } from './provisioning/bmc-provisioner.js';
 import { loadOrCreateCredentialKey } from './secrets/credential-cipher.js';
-import { MaasProvisioner, type RedfishInstaller } from './provisioning/maas/provisioner.js';
+import { MaasProvisioner } from './provisioning/maas/provisioner.js';
+import { redfishViaMaasInstaller } from './provisioning/maas/redfish-installer.js';
 
 export interface RunningService {
   store: Store;
@@ -57,8 +58,6 @@ export interface RunningService {
 
 /** Starts HTTP, TFTP and DHCP in one process. A listener that cannot bind is reported and skipped; the rest keep serving. */
 export interface ServiceOptions {
-  /** The Redfish virtual-media installer used by redfish-via-maas. */
-  redfish?: RedfishInstaller;
   /** Wall clock for MAAS OAuth timestamps (tests share their MAAS stand-in's clock). */
   now?: () => number;
 }
@@ -118,7 +117,8 @@ export async function startService(cfg: ResolvedConfig, log: Logger, opts: Servi
   const enrollment = { clusters: store.clusters, machines: store.machines, formation };
   if (cfg.maas !== undefined) {
     const maasCfg = { ...cfg, maas: cfg.maas };
-    const created = await MaasProvisioner.create({ cfg: maasCfg, machines: store.machines, events: store.events, artifacts: store.artifacts, lifecycle, timeline, userData, log, ...opts });
+    const redfish = redfishViaMaasInstaller(bmc.registration, store.bmcs, provisioner);
+    const created = await MaasProvisioner.create({ cfg: maasCfg, machines: store.machines, events: store.events, artifacts: store.artifacts, lifecycle, timeline, userData, log, redfish, ...opts });
     if (created.ok) svc.maas = created.provisioner;
     else problems.push(`${created.reason}. MAAS operations are off; everything else keeps running.`);
   }

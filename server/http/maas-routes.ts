@@ -52,7 +52,6 @@ const STATUS: Record<MaasFailureCode, [number, string]> = {
   RB_MAAS_USER_DATA: [422, 'User-data not rendered'],
   RB_MAAS_NO_SYSTEM_ID: [422, 'Not linked to MAAS'],
   RB_MAAS_UPSTREAM: [502, 'MAAS error'],
-  RB_NOT_IMPLEMENTED: [501, 'Not implemented'],
 };
 
 export function sendMaasFailure(reply: FastifyReply, code: MaasFailureCode, message: string): FastifyReply {

@@ -130,7 +130,7 @@ export async function machineRoutes(app: FastifyInstance, deps: MachineRouteDeps
   app.post(
     '/api/v1/machines/:id/provision',
     {
-      schema: { tags, summary: 'Install the machine again; earlier boot URLs stop working. via maas deploys it through MAAS', params: IdParams, response: { 200: ref('Machine'), ...problemResponses(400, 404, 409, 422, 501, 502) } },
+      schema: { tags, summary: 'Install the machine again; earlier boot URLs stop working. via maas deploys it through MAAS', params: IdParams, response: { 200: ref('Machine'), ...problemResponses(400, 404, 409, 422, 502) } },
       config: { documentedBody: { 'application/json': ProvisionBody } },
     },
     async (req, reply) => {

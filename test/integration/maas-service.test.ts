@@ -335,18 +335,4 @@ describe('MAAS in the service', () => {
     expect(sync.json.code).toBe('RB_BAD_GATEWAY');
     expect(sync.json.detail).toMatch(/GET machines\/ failed: .*ECONNREFUSED/);
   }, 120_000);
-
-  it('redfish-via-maas answers 501 without touching MAAS while the Redfish layer is missing', async () => {
-    const standin = await standinWith();
-    const mm = standin.addMachine({ hostname: 'rack1-r0', mac: '52:54:00:00:50:01', pool: 'rack1' });
-    const h = await harness(standin, { mode: 'redfish-via-maas' });
-    expect((await api(h, 'POST', '/api/v1/maas/sync')).json.created).toHaveLength(1);
-    const m = (await h.svc.store.machines.findByMac(mm.mac))!;
-    const before = standin.requests.length;
-    const r = await api(h, 'POST', `/api/v1/machines/${m.id}/provision`);
-    expect(r.status).toBe(501);
-    expect(r.json.detail).toContain('Redfish virtual-media provisioning layer');
-    expect(standin.requests.length).toBe(before);
-    expect((await h.svc.store.machines.get(m.id))!.state).toBe('ready');
-  });
 });

@@ -31,12 +31,12 @@ export interface MaasProvisionerDeps {
   timeline: Timeline;
   userData: ProfileUserData;
   log: Logger;
-  redfish?: RedfishInstaller;
+  redfish: RedfishInstaller;
   /** Wall clock for OAuth timestamps (tests share the stand-in's). */
   now?: () => number;
 }
 
-export type MaasFailureCode = 'RB_NOT_FOUND' | 'RB_LIFECYCLE_CONFLICT' | 'RB_MAAS_MODE' | 'RB_MAAS_NO_IMAGE' | 'RB_MAAS_USER_DATA' | 'RB_MAAS_NO_SYSTEM_ID' | 'RB_MAAS_UPSTREAM' | 'RB_NOT_IMPLEMENTED';
+export type MaasFailureCode = 'RB_NOT_FOUND' | 'RB_LIFECYCLE_CONFLICT' | 'RB_MAAS_MODE' | 'RB_MAAS_NO_IMAGE' | 'RB_MAAS_USER_DATA' | 'RB_MAAS_NO_SYSTEM_ID' | 'RB_MAAS_UPSTREAM';
 export type MaasOutcome<T> = { ok: true; value: T } | { ok: false; code: MaasFailureCode; message: string };
 
 const fail = <T>(code: MaasFailureCode, message: string): MaasOutcome<T> => ({ ok: false, code, message });
@@ -146,16 +146,18 @@ export class MaasProvisioner {
     const systemId = m.maas?.systemId;
     if (systemId === undefined) return fail('RB_MAAS_NO_SYSTEM_ID', `${m.name} has no MAAS system_id (run a MAAS sync or set maas.systemId)`);
     const redfish = this.d.redfish;
-    if (redfish === undefined) {
-      return fail('RB_NOT_IMPLEMENTED', 'redfish-via-maas needs the Redfish virtual-media provisioning layer, which this build does not include yet');
-    }
-    const access = await readRedfishAccess(this.client, systemId);
-    if (!access.ok) return fail('RB_MAAS_UPSTREAM', access.reason);
-    const claim = await claimInMaas(this.client, systemId, this.d.cfg.maas.agentName, `rackboot: ${m.name} (Redfish install)`);
-    if (!claim.ok) return fail('RB_MAAS_UPSTREAM', claim.reason);
-    await this.record(m.id, 'maas.claimed', 'ok', `${claim.note}; BMC ${access.access.endpoint} from MAAS power parameters`, { systemId, locked: claim.locked, bmc: access.access.endpoint });
     const moved = await this.d.lifecycle.provision(m.id, actor);
     if (!moved.ok) return fail(moved.code, moved.message);
+    // From here a failure on the MAAS side fails the machine with the reason, as a Redfish failure does.
+    const failed = async (reason: string): Promise<MaasOutcome<Machine>> => {
+      await this.d.lifecycle.fail(m.id, reason);
+      return fail('RB_MAAS_UPSTREAM', reason);
+    };
+    const access = await readRedfishAccess(this.client, systemId);
+    if (!access.ok) return failed(`redfish-via-maas: ${access.reason}`);
+    const claim = await claimInMaas(this.client, systemId, this.d.cfg.maas.agentName, `rackboot: ${m.name} (Redfish install)`);
+    if (!claim.ok) return failed(`redfish-via-maas: ${claim.reason}`);
+    await this.record(m.id, 'maas.claimed', 'ok', `${claim.note}; BMC ${access.access.endpoint} from MAAS power parameters`, { systemId, locked: claim.locked, bmc: access.access.endpoint });
     this.start(moved.machine, async (signal) => {
       const r = await redfish.install(moved.machine, access.access, signal);
       if (!r.ok && !signal.aborted) await this.d.lifecycle.fail(m.id, `Redfish install: ${r.reason}`);
