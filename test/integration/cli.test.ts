@@ -40,7 +40,7 @@ describe('rackboot CLI', () => {
     expect(bad.stderr).toContain("unknown command 'frobnicate'");
     const extra = run(['config', 'validate', 'surplus']);
     expect(extra.code).toBe(2);
-  });
+  }, 120_000); // four CLI processes, each a tsx start: slow on a loaded 2-core runner
 
   it('validates a config file: resolved settings on success', () => {
     const f = join(work, 'good.yaml');
@@ -50,7 +50,7 @@ describe('rackboot CLI', () => {
     const cfg = JSON.parse(r.stdout) as { publicUrl: string; dhcp: { subnets: Array<{ leaseSeconds: number }> } };
     expect(cfg.publicUrl).toBe('http://192.0.2.10:8080');
     expect(cfg.dhcp.subnets[0]?.leaseSeconds).toBe(3600);
-  });
+  }, 120_000);
 
   it('rejects a bad config with every key path and reason, exit 2', () => {
     const f = join(work, 'bad.yaml');
@@ -65,7 +65,7 @@ describe('rackboot CLI', () => {
     const y = run(['config', 'validate', '--config', yaml]);
     expect(y.code).toBe(2);
     expect(y.stderr).toContain('not valid YAML');
-  });
+  }, 120_000);
 
   it.skipIf(process.getuid?.() !== 0)('serve without privilege reports each privileged port with its fix and keeps HTTP serving', async () => {
     const f = join(work, 'serve.yaml');
