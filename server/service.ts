@@ -17,6 +17,7 @@ import { MachineResolver } from './dhcp/machine-resolver.js';
 import { ProxyHandler } from './dhcp/proxy-handler.js';
 import { BlobStore } from './artifacts/blob-store.js';
 import { ensureBootstrapToken } from './access/api-tokens.js';
+import { ClusterFeed } from './enrollment/cluster-feed.js';
 import { ClusterFormation } from './enrollment/formation.js';
 import { hostClientFactory } from './enrollment/host-clients.js';
 import { loadOrCreateSealKey } from './enrollment/kubeconfig-seal.js';
@@ -103,18 +104,19 @@ export async function startService(cfg: ResolvedConfig, log: Logger, opts: Servi
       problems.push(`enrollment.passwordFile: ${(err as Error).message}; cluster formation cannot log in to hosts`);
     }
   }
+  const clusters = new ClusterFeed(store.clusters);
   const formation = new ClusterFormation({
-    clusters: store.clusters,
+    clusters,
     machines: store.machines,
     lifecycle,
     timeline,
-    client: hostClientFactory(store.clusters, () => ({ port: cfg.enrollment.localApiPort, username: cfg.enrollment.username, password: localApiPassword }), enrollmentLog),
+    client: hostClientFactory(clusters, () => ({ port: cfg.enrollment.localApiPort, username: cfg.enrollment.username, password: localApiPassword }), enrollmentLog),
     sealKey: await loadOrCreateSealKey(cfg.enrollment.kubeconfigKeyFile ?? join(cfg.dataDir, 'kubeconfig.key')),
     timeouts: cfg.lifecycle,
     pollMs: cfg.enrollment.pollMs,
     log: enrollmentLog,
   });
-  const enrollment = { clusters: store.clusters, machines: store.machines, formation };
+  const enrollment = { clusters, machines: store.machines, formation };
   if (cfg.maas !== undefined) {
     const maasCfg = { ...cfg, maas: cfg.maas };
     const redfish = redfishViaMaasInstaller(bmc.registration, store.bmcs, provisioner);
@@ -122,7 +124,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger, opts: Servi
     if (created.ok) svc.maas = created.provisioner;
     else problems.push(`${created.reason}. MAAS operations are off; everything else keeps running.`);
   }
-  const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs, blobHandles, bmc, enrollment, maas: svc.maas });
+  const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs, blobHandles, bmc, clusters, clusterFeed: clusters, enrollment, maas: svc.maas });
   try {
     await app.listen({ host: cfg.http.listen, port: cfg.http.port });
     svc.http = app;

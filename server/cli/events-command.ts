@@ -41,6 +41,7 @@ export async function machineEvents(t: ApiTarget, nameOrId: string, o: EventsOpt
   }
   // History is read once the stream is open, so an event between the two is printed exactly once.
   for await (const msg of followStream(t, '/api/v1/events/stream', signal, history)) {
+    if (msg.event !== 'timeline') continue;
     const e = timelineEvent(msg.data);
     if (e === null || e.machineId !== id || e.id <= seen) continue;
     seen = e.id;

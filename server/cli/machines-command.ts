@@ -19,6 +19,7 @@ export interface ListFilter {
   state?: string;
   rack?: string;
   tag?: string;
+  cluster?: string;
 }
 
 export async function listMachines(t: ApiTarget, filter: ListFilter, format: OutputFormat, out: NodeJS.WritableStream): Promise<number> {

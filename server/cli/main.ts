@@ -116,7 +116,12 @@ function buildProgram(setCode: (code: number) => void): Command {
     .addOption(new Option('--state <state>', 'only machines in this state').choices(MACHINE_STATES))
     .option('--rack <rack>', 'only machines in this rack')
     .option('--tag <tag>', 'only machines with this tag')
-    .action(act(async (o: ApiOpts & OutOpts & { state?: string; rack?: string; tag?: string }) => listMachines(await target(o), { state: o.state, rack: o.rack, tag: o.tag }, o.output, process.stdout)));
+    .option('--cluster <cluster>', 'only members of this cluster (id or name)')
+    .action(
+      act(async (o: ApiOpts & OutOpts & { state?: string; rack?: string; tag?: string; cluster?: string }) =>
+        listMachines(await target(o), { state: o.state, rack: o.rack, tag: o.tag, cluster: o.cluster }, o.output, process.stdout),
+      ),
+    );
   withOutput(withApi(machines.command('show').description('one machine in full').argument('<machine>', 'name or id'))).action(
     act(async (m: string, o: ApiOpts & OutOpts) => showMachine(await target(o), m, o.output, process.stdout)),
   );

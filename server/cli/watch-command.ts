@@ -94,6 +94,7 @@ export async function watchMachines(t: ApiTarget, o: WatchOptions, out: NodeJS.W
         }
         continue;
       }
+      if (msg.event !== 'timeline') continue; // cluster events carry no machine
       const e = timelineEvent(msg.data);
       if (e === null || e.machineId === null || (ids !== null && !ids.includes(e.machineId))) continue;
       // The event says which state it moved to; reading the machine again could skip a state that

@@ -11,7 +11,7 @@ import { RateLimiter } from './rate-limiter.js';
 import { addApiSchemas } from './api-schemas.js';
 import { registerOpenApi } from './openapi.js';
 import { installMetrics } from './metrics-route.js';
-import { eventStreamRoutes } from './event-stream-route.js';
+import { eventStreamRoutes, type EventStreamDeps } from './event-stream-route.js';
 import type { Metrics } from '../metrics/metrics.js';
 import { bmcRoutes, type BmcRouteDeps } from './bmc-routes.js';
 import { bootRoutes, type BootRouteDeps } from './boot-routes.js';
@@ -22,7 +22,7 @@ import { installProblemHandlers } from './problem.js';
 import { sessionRoutes } from './session-routes.js';
 import { loadUiAssets, uiRoutes } from './ui-routes.js';
 
-export type HttpDeps = BootRouteDeps & MachineRouteDeps & { log: Logger; apiTokens: ApiTokenRepo; audit: AuditRepo; metrics: Metrics; bmc: BmcRouteDeps; enrollment?: ClusterRouteDeps };
+export type HttpDeps = BootRouteDeps & MachineRouteDeps & Pick<EventStreamDeps, 'clusterFeed'> & { log: Logger; apiTokens: ApiTokenRepo; audit: AuditRepo; metrics: Metrics; bmc: BmcRouteDeps; enrollment?: ClusterRouteDeps };
 
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({

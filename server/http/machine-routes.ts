@@ -6,7 +6,7 @@ import type { InventoryFormat } from '../inventory/inventory-file.js';
 import { MachineInputSchema, MachineStateSchema, type Machine } from '../inventory/machine.js';
 import { normalizeMachineInput } from '../inventory/normalize.js';
 import type { MachineState } from '../lifecycle/states.js';
-import { StoreError, type EventRepo, type MachineFilter, type MachinePatch, type MachineRepo } from '../store/types.js';
+import { StoreError, type ClusterRepo, type EventRepo, type MachineFilter, type MachinePatch, type MachineRepo } from '../store/types.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import type { Timeline } from '../timeline/recorder.js';
 import { dottedPath } from '../schema/issue-path.js';
@@ -24,6 +24,8 @@ export interface MachineRouteDeps {
   lifecycle: Lifecycle;
   /** Absent or null without a maas section in rackboot.yaml. */
   maas?: MaasProvisioner | null;
+  /** For `?cluster=`; without it every cluster is unknown (404). */
+  clusters?: ClusterRepo;
 }
 
 const ListQuery = Type.Object(
@@ -34,6 +36,7 @@ const ListQuery = Type.Object(
     role: Type.Optional(Type.String()),
     profile: Type.Optional(Type.String()),
     bmcVendor: Type.Optional(Type.String({ description: 'BMC vendor, case-insensitive' })),
+    cluster: Type.Optional(Type.String({ minLength: 1, description: 'members of this cluster, by id or name; an unknown cluster is a 404' })),
     ...Pagination,
   },
   { additionalProperties: false },
@@ -52,6 +55,13 @@ const ImportResult = Type.Object({ created: Type.Integer(), items: Type.Array(re
 const EventPage = Type.Object({ items: Type.Array(ref('TimelineEvent')), next: Type.Integer({ description: 'pass as `after` for the next page' }) });
 const tags = ['machines'];
 
+/** A cluster by id, else by name (a name may look like an id). */
+export async function findCluster(clusters: ClusterRepo | undefined, idOrName: string) {
+  if (clusters === undefined) return null;
+  return (ID_PATTERN.test(idOrName) ? await clusters.get(idOrName) : null) ?? (await clusters.findByName(idOrName));
+}
+const ID_PATTERN = /^[0-9a-f-]{36}$/;
+
 const INVENTORY_TYPES: Record<string, InventoryFormat> = {
   'text/csv': 'csv',
   'application/yaml': 'yaml',
@@ -64,9 +74,15 @@ export async function machineRoutes(app: FastifyInstance, deps: MachineRouteDeps
     app.addContentTypeParser(type, { parseAs: 'string', bodyLimit: 16 * 1024 * 1024 }, (_req, body, done) => done(null, body));
   }
 
-  app.get('/api/v1/machines', { schema: { tags, summary: 'List machines, filtered and paginated', querystring: ListQuery, response: { 200: pageOf(ref('Machine')), ...problemResponses(400) } } }, async (req) => {
-    const q = req.query as MachineFilter & { limit: number; offset: number };
-    const { items, total } = await deps.machines.list(q);
+  app.get('/api/v1/machines', { schema: { tags, summary: 'List machines, filtered and paginated', querystring: ListQuery, response: { 200: pageOf(ref('Machine')), ...problemResponses(400, 404) } } }, async (req, reply) => {
+    const { cluster, ...q } = req.query as Omit<MachineFilter, 'clusterId'> & { cluster?: string; limit: number; offset: number };
+    let clusterId: string | undefined;
+    if (cluster !== undefined) {
+      const c = await findCluster(deps.clusters, cluster);
+      if (c === null) return sendProblem(reply, 404, 'Not found', `no cluster with id or name '${cluster}'`);
+      clusterId = c.id;
+    }
+    const { items, total } = await deps.machines.list(clusterId === undefined ? q : { ...q, clusterId });
     return { items, total, limit: q.limit, offset: q.offset };
   });
 

@@ -24,6 +24,8 @@ export interface MachineFilter {
   profile?: string;
   /** Case-insensitive. */
   bmcVendor?: string;
+  /** Members of this cluster (by id). */
+  clusterId?: string;
   limit?: number;
   offset?: number;
 }
@@ -94,6 +96,8 @@ export interface EventRepo {
   listForMachine(machineId: string, opts?: { afterId?: number; limit?: number }): Promise<StoredEvent[]>;
   /** Every machine's events after an id, in id order: what an event stream resumes from. */
   listAfter(afterId: number, limit: number): Promise<StoredEvent[]>;
+  /** The newest event id, 0 when there is none. */
+  lastId(): Promise<number>;
   /** Attaches events recorded under a MAC before the machine was known (discovery) to that machine. */
   adoptByMac(mac: string, machineId: string): Promise<number>;
 }
@@ -127,6 +131,10 @@ export interface ClusterRepo {
   finishStep(id: string, step: string, machineId: string, detail?: Record<string, unknown>): Promise<ClusterStep>;
   appendEvent(ev: Omit<ClusterEvent, 'id' | 'ts'>): Promise<ClusterEvent>;
   events(id: string, opts?: { afterId?: number; limit?: number }): Promise<ClusterEvent[]>;
+  /** Every cluster's events after an id, in id order: what an event stream resumes from. */
+  eventsAfter(afterId: number, limit: number): Promise<ClusterEvent[]>;
+  /** The newest cluster event id, 0 when there is none. */
+  lastEventId(): Promise<number>;
   /** SHA-256 fingerprint of a machine's Local API certificate, pinned on first contact. */
   pin(machineId: string): Promise<string | null>;
   setPin(machineId: string, fingerprint: string): Promise<void>;

@@ -17,6 +17,7 @@ import { Metrics } from '../../server/metrics/metrics.js';
 import { BlobStore } from '../../server/artifacts/blob-store.js';
 import { FileHandleCache } from '../../server/http/file-handle-cache.js';
 import { buildHttpApp } from '../../server/http/app.js';
+import { ClusterFeed } from '../../server/enrollment/cluster-feed.js';
 import type { Machine } from '../../server/inventory/machine.js';
 import { normalizeMachineInput } from '../../server/inventory/normalize.js';
 import { openSqliteStore } from '../../server/store/sqlite/sqlite-store.js';
@@ -35,6 +36,8 @@ export interface HttpFixture {
   tokens: MachineTokens;
   urls: BootUrls;
   timeline: Timeline;
+  /** The cluster repository the app uses: what it records reaches the event stream. */
+  clusters: ClusterFeed;
   metrics: Metrics;
   lifecycle: Lifecycle;
   provisioner: BmcProvisioner;
@@ -113,7 +116,8 @@ export async function buildHttpFixture(config: Record<string, unknown> = {}, opt
     const provisioner = new BmcProvisioner({ cfg, machines: store.machines, bmcs: store.bmcs, artifacts: store.artifacts, timeline, lifecycle, cipher, urls, settings, metrics, log });
     provisioner.start();
     const bmc = { machines: store.machines, bmcs: store.bmcs, provisioner, registration: { machines: store.machines, bmcs: store.bmcs, events: store.events, timeline, cipher, settings, metrics, log } };
-    const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs: new BlobStore(artifactsRoot), blobHandles, bmc });
+    const clusters = new ClusterFeed(store.clusters);
+    const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs: new BlobStore(artifactsRoot), blobHandles, bmc, clusters, clusterFeed: clusters });
     await app.ready();
 
     return {
@@ -123,6 +127,7 @@ export async function buildHttpFixture(config: Record<string, unknown> = {}, opt
       tokens,
       urls,
       timeline,
+      clusters,
       metrics,
       lifecycle,
       provisioner,

@@ -50,6 +50,28 @@ function toCluster(r: ClusterRow): Cluster {
   };
 }
 
+interface EventRow {
+  id: number;
+  cluster_id: string;
+  ts: string;
+  kind: string;
+  outcome: string;
+  message: string;
+  detail: string | null;
+}
+
+function toEvent(r: EventRow): ClusterEvent {
+  return {
+    id: r.id,
+    clusterId: r.cluster_id,
+    ts: r.ts,
+    kind: r.kind,
+    outcome: r.outcome as ClusterEvent['outcome'],
+    message: r.message,
+    ...(r.detail === null ? {} : { detail: JSON.parse(r.detail) as Record<string, unknown> }),
+  };
+}
+
 function toStep(r: StepRow): ClusterStep {
   return {
     clusterId: r.cluster_id,
@@ -176,16 +198,17 @@ export class SqliteClusters implements ClusterRepo {
   async events(id: string, opts: { afterId?: number; limit?: number } = {}): Promise<ClusterEvent[]> {
     const rows = this.db
       .prepare('SELECT * FROM cluster_events WHERE cluster_id = ? AND id > ? ORDER BY id LIMIT ?')
-      .all(id, opts.afterId ?? 0, Math.min(opts.limit ?? 500, 5000)) as { id: number; cluster_id: string; ts: string; kind: string; outcome: string; message: string; detail: string | null }[];
-    return rows.map((r) => ({
-      id: r.id,
-      clusterId: r.cluster_id,
-      ts: r.ts,
-      kind: r.kind,
-      outcome: r.outcome as ClusterEvent['outcome'],
-      message: r.message,
-      ...(r.detail === null ? {} : { detail: JSON.parse(r.detail) as Record<string, unknown> }),
-    }));
+      .all(id, opts.afterId ?? 0, Math.min(opts.limit ?? 500, 5000)) as EventRow[];
+    return rows.map(toEvent);
+  }
+
+  async eventsAfter(afterId: number, limit: number): Promise<ClusterEvent[]> {
+    return (this.db.prepare('SELECT * FROM cluster_events WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as EventRow[]).map(toEvent);
+  }
+
+
+  async lastEventId(): Promise<number> {
+    return this.db.prepare('SELECT coalesce(max(id), 0) FROM cluster_events').pluck().get() as number;
   }
 
   async pin(machineId: string): Promise<string | null> {

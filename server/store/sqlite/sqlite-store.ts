@@ -180,6 +180,7 @@ class SqliteMachines implements MachineRepo {
     if (f.profile !== undefined) (where.push('m.profile = ?'), args.push(f.profile));
     if (f.bmcVendor !== undefined) (where.push("lower(json_extract(m.bmc, '$.vendor')) = lower(?)"), args.push(f.bmcVendor));
     if (f.tag !== undefined) (where.push('EXISTS (SELECT 1 FROM json_each(m.tags) WHERE value = ?)'), args.push(f.tag));
+    if (f.clusterId !== undefined) (where.push('EXISTS (SELECT 1 FROM cluster_members x WHERE x.machine_id = m.id AND x.cluster_id = ?)'), args.push(f.clusterId));
     const clause = where.length > 0 ? ` WHERE ${where.join(' AND ')}` : '';
     const total = this.db.prepare(`SELECT count(*) FROM machines m${clause}`).pluck().get(...args) as number;
     const rows = this.db
@@ -375,6 +376,10 @@ class SqliteEvents implements EventRepo {
 
   async listAfter(afterId: number, limit: number): Promise<StoredEvent[]> {
     return (this.db.prepare('SELECT * FROM events WHERE id > ? ORDER BY id LIMIT ?').all(afterId, limit) as EventRow[]).map(toEvent);
+  }
+
+  async lastId(): Promise<number> {
+    return this.db.prepare('SELECT coalesce(max(id), 0) FROM events').pluck().get() as number;
   }
 
   async adoptByMac(mac: string, machineId: string): Promise<number> {
