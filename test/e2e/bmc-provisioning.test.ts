@@ -1,10 +1,12 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { GRUB_PATHS } from '../../server/artifacts/ingest.js';
+import { openIso } from '../../server/iso9660/reader.js';
 import { labPrerequisiteProblems } from '../lab/netns.js';
 import { waitUntil, type LabProcess } from '../lab/processes.js';
 import { buildTestAppliance, defaultCacheDir, type TestAppliance } from '../lab/test-iso.js';
@@ -15,14 +17,17 @@ import { startRackbootLab, type RackbootLab } from '../support/rackboot-lab.js';
 // and over virtual media (the vbmc downloads machine.iso and attaches it as the VM's CD), and the test
 // ISO's initrd (a fake installer driven by config_url) installs to the VM's disk and reports each stage.
 //
-// The fault test runs 20 virtual BMCs failing 20% of their Redfish calls (10% 500, 10% 503). Those BMCs
-// use the vbmc's simulated machine backend: power, boot override and media are real Redfish state, but
-// no guest runs (TCG on two cores cannot boot twenty VMs in the time budget). So what it proves is that
-// under those faults every machine ends `installed` or `failed` with a reason and none is left in an
-// intermediate state: a machine whose BMC calls fail after retries is failed with the BMC step, and one
-// whose BMC sequence completed (checked on the vbmc: powered on with the one-time Pxe override) waits
-// for an installer that never comes and is failed by the stage watchdog. It does not prove installs
-// under faults; the two QEMU tests above prove installs without faults.
+// The fault test runs 20 virtual BMCs failing 20% of their Redfish calls (10% 500, 10% 503, seeded so
+// the run repeats) and provisions them over virtual media. Those BMCs use the vbmc's simulated machine
+// backend (TCG on two cores cannot boot twenty VMs): power, boot override and media are real Redfish
+// state, and the vbmc really downloads each machine.iso. The test plays each guest: once the vbmc shows
+// the machine powered on from the CD, it reads config_url= from the GRUB config of the ISO the vbmc
+// downloaded, fetches that user-data and calls its install-start and install-done callbacks, then
+// reboots the guest, as the test ISO's initrd does. It proves that under those faults every machine
+// ends `failed` with a reason or `installed`, that machines whose BMC calls get through are installed
+// (at least one), and that each installed one booted the CD under a consumed one-time override and was
+// cleaned up on the vbmc (media ejected, override cleared, left on). It does not prove that a real
+// guest boots that ISO: the two QEMU tests above do, without faults.
 
 const REPO = resolve(fileURLToPath(new URL('../..', import.meta.url)));
 const problems = labPrerequisiteProblems(['ip', 'qemu-system-x86_64', 'radvd', 'curl', 'xorriso', 'mksquashfs']);
@@ -40,7 +45,13 @@ interface VbmcState {
   power: string;
   boot: { enabled: string; target: string; mode: string };
   media: { image: string | null; inserted: boolean }[];
-  boots: { device: string; override: unknown }[];
+  boots: BootRecord[];
+}
+interface BootRecord {
+  seq: number;
+  reason: string;
+  device: string;
+  override?: string;
 }
 interface Machine {
   id: string;
@@ -172,6 +183,52 @@ describe.skipIf(problems.length > 0 && !process.env.CI)('BMC-driven provisioning
     return { m, evs: await events(m.id) };
   }
 
+  /**
+   * Plays the installer of a simulated machine the way the test ISO's initrd does, once the vbmc shows
+   * it powered on from the CD: config_url= from the GRUB config of the ISO the vbmc downloaded (what
+   * the kernel command line carries), then the user-data's install-start and install-done callbacks,
+   * then the guest's reboot. Returns the boot it played, or null while there is none to play yet.
+   */
+  async function playInstaller(name: string): Promise<BootRecord | null> {
+    const st = await vbmcState(name);
+    const boot = st.boots.at(-1);
+    if (st.power !== 'On' || boot === undefined || boot.device !== 'cdrom' || !st.media[0]?.inserted) return null;
+    const dir = join(work, 'vbmc-state', name, 'media');
+    const slot0 = readdirSync(dir)
+      .map((f) => /^slot0-(\d+)\.iso$/.exec(f))
+      .filter((x) => x !== null)
+      .sort((a, b) => Number(b[1]) - Number(a[1]))[0];
+    expect(slot0, `${name}: the CD the vbmc downloaded`).toBeDefined();
+    const opened = await openIso(join(dir, slot0![0]));
+    if (!opened.ok) throw new Error(`${name}: machine.iso does not open: ${opened.reason}`);
+    let grub = '';
+    try {
+      for (const p of GRUB_PATHS) {
+        const r = await opened.iso.readFile(p, { maxBytes: 1 << 20 });
+        if (r.ok) grub += r.data.toString('utf8');
+      }
+    } finally {
+      await opened.iso.close();
+    }
+    const configUrl = /config_url=(\S+)/.exec(grub)?.[1];
+    expect(configUrl, `${name}: config_url in the GRUB config`).toBeDefined();
+    const curl = async (url: string) => {
+      const r = await lab.ns.exec('curl', ['-sSf', '--max-time', '20', url], { timeoutMs: 30_000 });
+      return r.stdout;
+    };
+    const userData = await curl(configUrl!);
+    const hook = (stage: string) => {
+      const url = new RegExp(`http://[^' \\s]*/callback/${stage}`).exec(userData)?.[0];
+      expect(url, `${name}: ${stage} callback in the user-data`).toBeDefined();
+      return url!;
+    };
+    await curl(hook('install-start'));
+    await curl(hook('install-done'));
+    const r = await lab.ns.exec('curl', ['-sSkf', '-X', 'POST', '-H', 'content-type: application/json', '-d', '{"action":"reboot"}', `${bmcs.get(name)!.url}/vbmc/guest`], { timeoutMs: 20_000 });
+    expect(r.stdout).toContain('"On"');
+    return boot;
+  }
+
   function lifecycle(evs: Event[]): string[] {
     return evs.filter((e) => e.kind === 'lifecycle.transition' || e.kind === 'lifecycle.provision').map((e) => String(e.detail?.['to']));
   }
@@ -204,45 +261,84 @@ describe.skipIf(problems.length > 0 && !process.env.CI)('BMC-driven provisioning
     expect(st.power).toBe('On');
   }, 600_000);
 
-  it(`fault test: ${FAULTY} BMCs failing 20% of calls; every machine ends installed or failed with a reason`, async () => {
+  it(`fault test: ${FAULTY} BMCs failing 20% of calls; every machine ends installed (cleaned up) or failed with a reason`, async () => {
     const ids: string[] = [];
     for (let i = 0; i < FAULTY; i++) {
       // Registration itself meets the faults; the client's retries carry it through or it is retried here.
       let r: { status: number; body: { machine?: Machine } } = { status: 0, body: {} };
       for (let attempt = 0; attempt < 5 && r.status !== 201; attempt++) {
         const b = bmcs.get(`sim${i}`)!;
-        r = await api('POST', '/api/v1/bmcs', { address: b.url, username: 'admin', password: PASSWORD, tls: { fingerprintSha256: b.fingerprint256 }, profile: 'installer', rack: 'faulty' });
+        r = await api('POST', '/api/v1/bmcs', { address: b.url, username: 'admin', password: PASSWORD, tls: { fingerprintSha256: b.fingerprint256 }, profile: 'vmedia', rack: 'faulty' });
       }
       expect(r.status).toBe(201);
       ids.push(r.body.machine!.id);
+      // As for the QEMU machines: the operator names the reported disk the OS disk (user-data needs one).
+      const patched = await api('PATCH', `/api/v1/machines/${r.body.machine!.id}`, { disks: [{ path: `/dev/disk/by-id/virtio-SIM${i}`, role: 'os' }] });
+      expect(patched.status).toBe(200);
     }
-    const q = await api<{ accepted: unknown[] }>('POST', '/api/v1/bmcs/provision', { method: 'pxe', selector: { rack: 'faulty' } });
-    expect(q.status).toBe(202);
+    const q = await api<{ accepted: unknown[] }>('POST', '/api/v1/bmcs/provision', { method: 'virtual-media', selector: { rack: 'faulty' } });
+    expect(q.status, JSON.stringify(q.body)).toBe(202);
     expect(q.body.accepted).toHaveLength(FAULTY);
-    const rack = async () => (await api<{ items: Machine[] }>('GET', '/api/v1/machines?rack=faulty&limit=100')).body.items;
-    await waitUntil('every faulty machine to settle', async () => (await rack()).every((m) => m.state === 'installed' || m.state === 'failed'), 300_000, 3000);
-    const final = await Promise.all(ids.map(machine));
-    let bmcFailures = 0;
-    for (const [i, m] of final.entries()) {
-      expect(m.stateReason, m.name).toBeTruthy();
-      const evs = await events(m.id);
-      expect(evs.find((e) => e.kind === 'lifecycle.failed'), m.name).toBeDefined();
-      if (/^BMC https:/.test(m.stateReason!)) {
-        bmcFailures++;
-      } else {
-        // The BMC sequence completed through the faults; the simulated machine never runs an installer.
-        expect(m.stateReason).toMatch(/timed out in provisioning/);
-        const st = await vbmcState(`sim${i}`);
-        expect(st.power, m.name).toBe('On');
-        expect(evs.some((e) => e.kind === 'bmc.powered-on')).toBe(true);
+
+    // The test plays each simulated guest: the installer boot it saw, by BMC name.
+    const played = new Map<string, BootRecord>();
+    const settled = new Set<string>();
+    await waitUntil('every faulty machine to settle', async () => {
+      for (const [i, id] of ids.entries()) {
+        if (settled.has(id)) continue;
+        const m = await machine(id);
+        if (m.state === 'failed') {
+          settled.add(id);
+          continue;
+        }
+        if (m.state === 'installed') {
+          // Settled once the clean-up ran (or failed the machine, seen on the next round).
+          if ((await events(id)).some((e) => e.kind === 'bmc.cleanup')) settled.add(id);
+          continue;
+        }
+        const name = `sim${i}`;
+        if (m.state === 'booting-installer' && !played.has(name)) {
+          const boot = await playInstaller(name);
+          if (boot !== null) played.set(name, boot);
+        }
       }
+      return settled.size === ids.length;
+    }, 420_000, 2000);
+
+    const final = await Promise.all(ids.map(machine));
+    const installed: string[] = [];
+    for (const [i, m] of final.entries()) {
+      const name = `sim${i}`;
+      const evs = await events(m.id);
+      expect(['installed', 'failed'], m.name).toContain(m.state);
       // Retries show on the timeline.
-      expect(evs.some((e) => e.kind === 'bmc.call')).toBe(true);
+      expect(evs.some((e) => e.kind === 'bmc.call'), m.name).toBe(true);
+      if (m.state === 'failed') {
+        expect(m.stateReason, m.name).toBeTruthy();
+        // Only a BMC call that failed after retries fails a machine: none waits out a stage watchdog.
+        expect(m.stateReason, m.name).toMatch(/^BMC https:/);
+        expect(evs.find((e) => e.kind === 'lifecycle.failed'), m.name).toBeDefined();
+        continue;
+      }
+      installed.push(name);
+      expect(lifecycle(evs), m.name).toEqual(['provisioning', 'booting-installer', 'installing', 'installed']);
+      const st = await vbmcState(name);
+      // The installer booted the CD under the one-time override, which that start consumed; the
+      // guest's reboot then booted the disk.
+      const boot = played.get(name)!;
+      expect(boot, name).toMatchObject({ device: 'cdrom', override: 'Cd' });
+      const after = st.boots.filter((b) => b.seq > boot.seq);
+      expect(after[0], name).toMatchObject({ reason: 'guest-reboot', device: 'disk' });
+      expect(after[0]!.override, name).toBeUndefined();
+      // The clean-up after install: media ejected, override cleared, machine on.
+      expect(st.media.every((x) => !x.inserted && x.image === null), name).toBe(true);
+      expect(st.boot.enabled, name).toBe('Disabled');
+      expect(st.power, name).toBe('On');
     }
     const retried = (await Promise.all(ids.map(events))).flat().filter((e) => e.kind === 'bmc.call' && e.detail?.['retry'] === true);
     expect(retried.length).toBeGreaterThan(0);
-    // Both outcomes occur, so the assertions above were exercised on each branch.
-    expect(bmcFailures).toBeGreaterThan(0);
-    expect(bmcFailures).toBeLessThan(FAULTY);
+    expect(installed.length, JSON.stringify(final.map((m) => [m.name, m.state, m.stateReason]))).toBeGreaterThan(0);
+    // Each installed machine was played by the test exactly as its guest.
+    expect(installed.every((n) => played.has(n))).toBe(true);
   }, 600_000);
 });

@@ -59,6 +59,8 @@ export async function startRackbootLab(o: RackbootLabOptions): Promise<RackbootL
           ...(o.mode === 'full' ? { subnets: [{ cidr: '10.250.0.0/24', pool: { start: '10.250.0.100', end: '10.250.0.199' }, leaseSeconds: 600 }] } : {}),
         },
         profiles: o.profiles,
+        // Not the default 8443: lab tests run virtual BMCs on 8443/8444 in the same namespace.
+        https: { port: 0 },
         ...o.config,
       },
     });
