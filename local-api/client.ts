@@ -64,6 +64,8 @@ export interface LocalApiClientOptions {
   /** Longest Retry-After honoured. Default 60 s. */
   maxRetryAfterMs?: number;
   logger?: LocalApiLogger;
+  /** Ends every call in flight and every later one with RB_LOCALAPI_ABORTED (the caller gave up). */
+  signal?: AbortSignal;
   sleep?: (ms: number) => Promise<void>;
   random?: () => number;
 }
@@ -266,13 +268,15 @@ export class LocalApiClient {
       if (!retryable || attempt === attempts) break;
       const delay = this.backoff(attempt - 1);
       this.log.warn?.({ path: apiPath, attempt, code: r.error.code, delayMs: delay }, 'local-api upload failed; retrying the whole upload');
-      await this.sleep(delay);
+      await this.pause(delay);
     }
     return fail({ ...last!, attempts });
   }
 
   private async uploadOnce(path: string, parts: FilePart[], attempt: number, totalBytes: number, o: UploadOptions): Promise<LocalApiResult<Static<typeof UploadResponse>>> {
     const ctrl = new AbortController();
+    const giveUp = () => ctrl.abort();
+    this.opts.signal?.addEventListener('abort', giveUp, { once: true });
     const idleMs = o.idleTimeoutMs ?? 120_000;
     let idle = setTimeout(() => ctrl.abort(), idleMs);
     const body = multipartFromFiles(parts, (sentBytes) => {
@@ -294,10 +298,12 @@ export class LocalApiClient {
       return this.interpret({ method: 'POST', path, schema: UploadResponse, expect: [201] }, res.status, res.headers['retry-after'] as string | undefined, res.data, attempt).result;
     } catch (err) {
       body.stream.destroy();
+      if (this.opts.signal?.aborted) return fail(this.aborted('POST', path, attempt));
       if (ctrl.signal.aborted) return fail({ code: 'RB_LOCALAPI_TIMEOUT', message: `upload stalled for ${idleMs} ms`, method: 'POST', path, attempts: attempt });
       return fail(this.transportError(err, 'POST', path, attempt));
     } finally {
       clearTimeout(idle);
+      this.opts.signal?.removeEventListener('abort', giveUp);
     }
   }
 
@@ -312,6 +318,7 @@ export class LocalApiClient {
     const budget = this.opts.retries ?? 6;
     let relogged = false;
     for (let attempt = 0; ; attempt++) {
+      if (this.opts.signal?.aborted) return fail(this.aborted(c.method, c.path, attempt));
       let outcome: { result: LocalApiResult<Static<S>>; retryInMs?: number };
       try {
         const res = await this.http.request<string>({
@@ -324,10 +331,12 @@ export class LocalApiClient {
             ...(c.body === undefined ? {} : { 'Content-Type': 'application/json' }),
             ...(auth ? { Authorization: this.jwt! } : {}),
           },
+          ...(this.opts.signal === undefined ? {} : { signal: this.opts.signal }),
         });
         this.log.debug?.({ method: c.method, path: c.path, status: res.status }, 'local-api request');
         outcome = this.interpret(c, res.status, res.headers['retry-after'] as string | undefined, res.data, attempt + 1);
       } catch (err) {
+        if (this.opts.signal?.aborted) return fail(this.aborted(c.method, c.path, attempt + 1));
         const e = this.transportError(err, c.method, c.path, attempt + 1);
         const again = e.code === 'RB_LOCALAPI_NETWORK' && NOT_DELIVERED.has(e.cause ?? '') ? true : c.method === 'GET' && (e.code === 'RB_LOCALAPI_NETWORK' || e.code === 'RB_LOCALAPI_TIMEOUT');
         outcome = { result: fail(e), ...(again ? { retryInMs: this.backoff(attempt) } : {}) };
@@ -342,7 +351,7 @@ export class LocalApiClient {
       }
       if (outcome.retryInMs === undefined || attempt >= budget) return r;
       this.log.warn?.({ method: c.method, path: c.path, code: r.ok ? undefined : r.error.code, delayMs: outcome.retryInMs, attempt: attempt + 1 }, 'local-api retry');
-      await this.sleep(outcome.retryInMs);
+      await this.pause(outcome.retryInMs);
     }
   }
 
@@ -373,6 +382,24 @@ export class LocalApiClient {
       retryInMs = this.backoff(attempts - 1);
     }
     return { result: fail(err), ...(retryInMs !== undefined ? { retryInMs } : {}) };
+  }
+
+  /** A backoff wait that ends early when the caller's signal fires. */
+  private async pause(ms: number): Promise<void> {
+    const signal = this.opts.signal;
+    if (signal === undefined) return this.sleep(ms);
+    if (signal.aborted) return;
+    let onAbort = () => {};
+    const abandoned = new Promise<void>((resolve) => {
+      onAbort = resolve;
+      signal.addEventListener('abort', onAbort, { once: true });
+    });
+    await Promise.race([this.sleep(ms), abandoned]);
+    signal.removeEventListener('abort', onAbort);
+  }
+
+  private aborted(method: string, path: string, attempts: number): LocalApiError {
+    return { code: 'RB_LOCALAPI_ABORTED', message: `${method} ${path}: abandoned (${String(this.opts.signal?.reason ?? 'aborted')})`, method, path, attempts };
   }
 
   private transportError(err: unknown, method: string, path: string, attempts: number): LocalApiError {

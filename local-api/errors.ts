@@ -25,6 +25,8 @@ export type LocalApiErrorCode =
   | 'RB_LOCALAPI_HTTP'
   /** 2xx with a body that does not have the swagger's shape. */
   | 'RB_LOCALAPI_BAD_RESPONSE'
+  /** The caller's AbortSignal fired (a watchdog timed the step out); nothing more is sent. */
+  | 'RB_LOCALAPI_ABORTED'
   /** A local file (content bundle) could not be read. */
   | 'RB_LOCALAPI_LOCAL_IO';
 

@@ -45,6 +45,9 @@ export interface PinnedAgent {
 }
 
 class PinCheckingAgent extends https.Agent {
+  /** Sockets still in the handshake: not yet the agent's, so destroy() would miss them. */
+  private readonly handshaking = new Set<tls.TLSSocket>();
+
   constructor(
     options: https.AgentOptions,
     private readonly check: (socket: tls.TLSSocket, host: string) => Error | undefined,
@@ -55,10 +58,12 @@ class PinCheckingAgent extends https.Agent {
   override createConnection(options: ClientRequestArgs, callback?: (err: Error | null, stream: Duplex) => void): Duplex | null | undefined {
     const host = options.host ?? options.hostname ?? 'localhost';
     const socket = tls.connect({ ...(options as tls.ConnectionOptions), host, port: Number(options.port ?? 443) });
+    this.handshaking.add(socket);
     let settled = false;
     const finish = (err: Error | null) => {
       if (settled) return;
       settled = true;
+      this.handshaking.delete(socket);
       socket.removeListener('error', finish);
       if (err !== null) socket.destroy();
       callback?.(err, socket);
@@ -66,6 +71,13 @@ class PinCheckingAgent extends https.Agent {
     socket.once('error', finish);
     socket.once('secureConnect', () => finish(this.check(socket, host) ?? null));
     return undefined;
+  }
+
+  /** Also ends handshakes a peer never completes (it accepted TCP and went silent). */
+  override destroy(): void {
+    for (const s of this.handshaking) s.destroy();
+    this.handshaking.clear();
+    super.destroy();
   }
 }
 

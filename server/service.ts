@@ -45,6 +45,10 @@ export interface RunningService {
   /** Prometheus metrics; provisioning layers report BMC, MAAS and appliance calls through it. */
   metrics: Metrics;
   provisioner: BmcProvisioner;
+  /** Machine state changes and the stage watchdog (`checkTimeouts`). */
+  lifecycle: Lifecycle;
+  /** Cluster formation; set once the enrollment layer is wired. */
+  formation: ClusterFormation | null;
   http: FastifyInstance | null;
   /** The TLS listener serving the same app (API and UI for other hosts). */
   https: HttpsServer | null;
@@ -86,7 +90,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger, opts: Servi
   const bmcSettings = { timeoutMs: cfg.bmc.timeoutSeconds * 1000, retries: cfg.bmc.retries };
   const provisioner = new BmcProvisioner({ cfg, machines: store.machines, bmcs: store.bmcs, artifacts: store.artifacts, timeline, lifecycle, cipher, urls, settings: bmcSettings, metrics, log: bmcLog });
   provisioner.start();
-  const svc: RunningService = { store, timeline, metrics, provisioner, http: null, https: null, tftp: null, dhcp: null, maas: null, problems, stop };
+  const svc: RunningService = { store, timeline, metrics, provisioner, lifecycle, formation: null, http: null, https: null, tftp: null, dhcp: null, maas: null, problems, stop };
   const blobHandles = new FileHandleCache();
   const blobs = new BlobStore(cfg.artifactsRoot);
   const bmc = {
@@ -116,6 +120,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger, opts: Servi
     pollMs: cfg.enrollment.pollMs,
     log: enrollmentLog,
   });
+  svc.formation = formation;
   const enrollment = { clusters, machines: store.machines, formation };
   if (cfg.maas !== undefined) {
     const maasCfg = { ...cfg, maas: cfg.maas };

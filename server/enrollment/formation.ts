@@ -6,7 +6,10 @@
 // Each step is written to the store before it acts and marked done after, so a restarted rackboot
 // picks up where it was. The two steps that must not run twice (link apply on a follower, cluster
 // create on the leader) first ask the host whether the earlier attempt took before trying again.
-// Deadlines come from config.lifecycle and count from the step's first (persisted) start.
+// Deadlines come from config.lifecycle and count from the step's first (persisted) start. They are
+// checked between calls here; a call that hangs is caught by the lifecycle watchdog
+// (lifecycle/stage-limits.ts), which fails the machine: the cluster then fails and its formation is
+// aborted through the AbortSignal every Local API client of the run holds.
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
@@ -18,12 +21,14 @@ import { MACHINE_STATES, type MachineState } from '../lifecycle/states.js';
 import type { ClusterRepo, MachineRepo } from '../store/types.js';
 import type { Timeline } from '../timeline/recorder.js';
 import type { Cluster, ClusterStep } from './cluster.js';
+import type { HostClientFactory } from './host-clients.js';
 import { seal, unseal } from './kubeconfig-seal.js';
 import { watchNodes, type NodeView, type NodeWatchHandle } from './node-watch.js';
 
 export interface FormationTimeouts {
   hostReadySeconds: number;
   linkSeconds: number;
+  uploadStallSeconds: number;
   contentSyncSeconds: number;
   clusterCreateSeconds: number;
   nodeReadySeconds: number;
@@ -35,7 +40,7 @@ export interface FormationDeps {
   lifecycle: Lifecycle;
   timeline: Timeline;
   /** A Local API client for the machine (TLS pin from the store, or trust on first use recorded there). */
-  client: (m: Machine) => Promise<LocalApiResult<LocalApiClient>>;
+  client: HostClientFactory;
   sealKey: Buffer;
   timeouts: FormationTimeouts;
   pollMs: number;
@@ -61,16 +66,49 @@ export class ClusterFormation {
   private readonly monitors = new Map<string, NodeWatchHandle>();
   private stopping = false;
   private readonly wakers = new Set<() => void>();
+  private readonly aborts = new Map<string, AbortController>();
 
-  constructor(private readonly d: FormationDeps) {}
+  constructor(private readonly d: FormationDeps) {
+    // The watchdog times enrollment stages of members of clusters being formed, from the formation start.
+    d.lifecycle.setEnrollmentClock(async () => {
+      const since = new Map<string, number>();
+      for (const c of await d.clusters.inState('forming')) for (const m of c.members) since.set(m.machineId, Date.parse(c.createdAt));
+      return since;
+    });
+    d.lifecycle.onFailure((machineId, reason) => this.memberFailed(machineId, reason));
+  }
 
   /** Starts (or keeps running) the formation of one cluster in the background. */
   start(clusterId: string): void {
     if (this.stopping || this.running.has(clusterId)) return;
-    const p = this.run(clusterId)
+    const abort = new AbortController();
+    this.aborts.set(clusterId, abort);
+    const p = this.run(clusterId, abort.signal)
       .catch((err: unknown) => this.d.log.error({ err, clusterId }, 'cluster formation crashed'))
-      .finally(() => this.running.delete(clusterId));
+      .finally(() => {
+        this.running.delete(clusterId);
+        this.aborts.delete(clusterId);
+      });
     this.running.set(clusterId, p);
+  }
+
+  /**
+   * A member of a cluster being formed failed (stage timeout, operator, another layer): the cluster
+   * fails with that reason, its other members with it, and its formation task is aborted.
+   */
+  private async memberFailed(machineId: string, reason: string): Promise<void> {
+    const c = (await this.d.clusters.inState('forming')).find((x) => x.members.some((m) => m.machineId === machineId));
+    if (c === undefined) return;
+    const name = (await this.d.machines.get(machineId))?.name ?? machineId;
+    const why = `${name}: ${reason}`;
+    const failed = await this.d.clusters.transition(c.id, ['forming'], 'failed', why);
+    this.aborts.get(c.id)?.abort(why);
+    if (failed === null) return;
+    await this.note(c, c.members.map((m) => m.machineId), 'cluster.failed', 'error', `cluster ${c.name} failed: ${why}`);
+    for (const m of c.members) {
+      const cur = await this.d.machines.get(m.machineId);
+      if (cur !== null && cur.state !== 'failed' && cur.state !== 'enrolled') await this.d.lifecycle.fail(m.machineId, `cluster ${c.name}: ${why}`);
+    }
   }
 
   /** Resumes every cluster still forming and watches the nodes of enrolled ones. */
@@ -82,6 +120,7 @@ export class ClusterFormation {
   async stop(): Promise<void> {
     this.stopping = true;
     for (const w of this.wakers) w();
+    for (const a of this.aborts.values()) a.abort('rackboot is stopping');
     for (const m of this.monitors.values()) m.stop();
     this.monitors.clear();
     await Promise.all([...this.running.values()]);
@@ -92,12 +131,12 @@ export class ClusterFormation {
     await this.running.get(clusterId);
   }
 
-  private async run(clusterId: string): Promise<void> {
+  private async run(clusterId: string, signal: AbortSignal): Promise<void> {
     const c = await this.d.clusters.get(clusterId);
     if (c === null || c.state !== 'forming') return;
     const clients: LocalApiClient[] = [];
     try {
-      const hosts = await this.hostsAnswer(c, clients);
+      const hosts = await this.hostsAnswer(c, clients, signal);
       const leader = await this.pickLeader(c, hosts);
       const followers = hosts.filter((h) => h !== leader);
       await this.link(c, leader, followers);
@@ -112,7 +151,8 @@ export class ClusterFormation {
         await this.monitor(done);
       }
     } catch (err) {
-      if (err instanceof Stopped) return;
+      // Stopped, or aborted because a member failed: whoever aborted has recorded why.
+      if (err instanceof Stopped || signal.aborted) return;
       const reason = err instanceof FormationFailure ? err.message : `internal error: ${(err as Error).message}`;
       if (!(err instanceof FormationFailure)) this.d.log.error({ err, clusterId }, 'cluster formation failed unexpectedly');
       await this.d.clusters.transition(c.id, ['forming'], 'failed', reason);
@@ -128,11 +168,11 @@ export class ClusterFormation {
 
   // ---- steps ------------------------------------------------------------------------------------
 
-  private async hostsAnswer(c: Cluster, clients: LocalApiClient[]): Promise<HostInfo[]> {
+  private async hostsAnswer(c: Cluster, clients: LocalApiClient[], signal: AbortSignal): Promise<HostInfo[]> {
     return Promise.all(
       c.members.map(async ({ machineId }) => {
         const m = await this.machine(machineId);
-        const made = await this.d.client(m);
+        const made = await this.d.client(m, signal);
         if (!made.ok) throw new FormationFailure(`${m.name}: ${made.error.message}`);
         const api = made.value;
         clients.push(api);
@@ -160,7 +200,7 @@ export class ClusterFormation {
             last = info.error.message;
             this.d.log.info({ machine: m.name, code: info.error.code }, 'host not answering yet');
           }
-          await this.waitUntil(deadline, `${m.name}: the Local Management API did not answer within ${this.d.timeouts.hostReadySeconds} s (last: ${last})`);
+          await this.waitUntil(c, deadline, `${m.name}: the Local Management API did not answer within ${this.d.timeouts.hostReadySeconds} s (last: ${last})`);
         }
       }),
     );
@@ -201,7 +241,7 @@ export class ClusterFormation {
           const ips = new Set((st.value.peers ?? []).map((p) => p.ip));
           if (st.value.status === 'Completed' && followers.every((f) => ips.has(f.address))) break;
         }
-        await this.waitUntil(deadline, `link status did not reach Completed within ${this.d.timeouts.linkSeconds} s`);
+        await this.waitUntil(c, deadline, `link status did not reach Completed within ${this.d.timeouts.linkSeconds} s`);
       }
     }
     if (wait.status !== 'done') {
@@ -225,13 +265,13 @@ export class ClusterFormation {
       }
       const tok = await leader.api.generateLinkToken();
       if (!tok.ok) {
-        await this.retryOrFail(tok.error, deadline, `link token from ${leader.machine.name}`);
+        await this.retryOrFail(c, tok.error, deadline, `link token from ${leader.machine.name}`);
         continue;
       }
       const left = tok.value.remainingTime ?? 120;
       if (left < LINK_TOKEN_MARGIN_S) {
         await this.note(c, [f.machine.id], 'link.token-expiring', 'info', `link token has ${left} s left; waiting for a fresh one`);
-        await this.sleep((left + 1) * 1000);
+        await this.sleep(c, (left + 1) * 1000);
         continue;
       }
       await this.d.clusters.beginStep(c.id, 'link-apply', f.machine.id, { tokenValidS: left });
@@ -245,7 +285,7 @@ export class ClusterFormation {
         if (await this.linkedTo(f, leader)) continue;
         throw new FormationFailure(`${f.machine.name} is linked to another host; unlink it first`);
       }
-      await this.retryOrFail(r.error, deadline, `link ${f.machine.name}`);
+      await this.retryOrFail(c, r.error, deadline, `link ${f.machine.name}`);
     }
   }
 
@@ -275,6 +315,7 @@ export class ClusterFormation {
     let lastQuarter = -1;
     let lastAttempt = 1;
     const r = await leader.api.uploadContent(bundle, {
+      idleTimeoutMs: this.d.timeouts.uploadStallSeconds * 1000,
       onProgress: (p) => {
         const q = p.totalBytes === 0 ? 4 : Math.floor((p.sentBytes / p.totalBytes) * 4);
         if (p.attempt !== lastAttempt) {
@@ -312,7 +353,7 @@ export class ClusterFormation {
           }
           if (items.every((i) => i.status === 'completed')) break;
         }
-        await this.waitUntil(deadline, `content did not sync within ${this.d.timeouts.contentSyncSeconds} s`);
+        await this.waitUntil(c, deadline, `content did not sync within ${this.d.timeouts.contentSyncSeconds} s`);
       }
       await this.d.clusters.finishStep(c.id, 'content-sync', '');
       await this.note(c, hosts.map((h) => h.machine.id), 'content.synced', 'ok', 'content synced to every host');
@@ -324,11 +365,11 @@ export class ClusterFormation {
     const prior = await this.d.clusters.step(c.id, 'cluster-create');
     if (prior?.status !== 'done') {
       // A create sent before a restart may have been accepted: the leader knows.
-      const exists = await this.clusterExists(leader);
+      const exists = await this.clusterExists(c, leader);
       if (!exists) {
         await this.begin(c, 'cluster-create', leader.machine, `creating cluster ${c.name} on ${leader.machine.name}`, {}, false);
         const r = await leader.api.createCluster(this.clusterConfig(c, hosts));
-        if (!r.ok && !(await this.clusterExists(leader))) throw new FormationFailure(`cluster create on ${leader.machine.name} failed: ${r.error.message}`);
+        if (!r.ok && !(await this.clusterExists(c, leader))) throw new FormationFailure(`cluster create on ${leader.machine.name} failed: ${r.error.message}`);
       }
       await this.d.clusters.finishStep(c.id, 'cluster-create', '');
       await this.note(c, hosts.map((h) => h.machine.id), 'cluster.create-accepted', 'ok', `${leader.machine.name} accepted the cluster configuration`);
@@ -336,11 +377,11 @@ export class ClusterFormation {
     await this.advance(c, hosts.map((h) => h.machine), 'cluster-member', `member of cluster ${c.name}`);
   }
 
-  private async clusterExists(leader: HostInfo): Promise<boolean> {
+  private async clusterExists(c: Cluster, leader: HostInfo): Promise<boolean> {
     for (;;) {
       const d = await leader.api.clusterDetails();
       if (d.ok) return d.value !== null;
-      await this.sleep(this.d.pollMs);
+      await this.sleep(c, this.d.pollMs);
     }
   }
 
@@ -407,7 +448,7 @@ export class ClusterFormation {
           return st.kubeconfig;
         }
       }
-      await this.waitUntil(deadline, `cluster ${c.name} was not Running and Healthy within ${this.d.timeouts.clusterCreateSeconds} s (last ${lastState || 'no details'})`);
+      await this.waitUntil(c, deadline, `cluster ${c.name} was not Running and Healthy within ${this.d.timeouts.clusterCreateSeconds} s (last ${lastState || 'no details'})`);
     }
   }
 
@@ -440,7 +481,7 @@ export class ClusterFormation {
           await this.note(c, [h.machine.id], 'node.ready', 'ok', `${h.machine.name}: Kubernetes node Ready`);
         }
         if (pending.size === 0) break;
-        await this.waitUntil(deadline, `Kubernetes nodes not Ready within ${this.d.timeouts.nodeReadySeconds} s`);
+        await this.waitUntil(c, deadline, `Kubernetes nodes not Ready within ${this.d.timeouts.nodeReadySeconds} s`);
       }
     } finally {
       watch.stop();
@@ -511,27 +552,31 @@ export class ClusterFormation {
   }
 
   /** Sleeps one poll interval, or fails when the deadline has passed. */
-  private async waitUntil(deadline: number, failure: string): Promise<void> {
+  private async waitUntil(c: Cluster, deadline: number, failure: string): Promise<void> {
     if (Date.now() > deadline) throw new FormationFailure(failure);
-    await this.sleep(this.d.pollMs);
+    await this.sleep(c, this.d.pollMs);
   }
 
-  private async retryOrFail(e: LocalApiError, deadline: number, what: string): Promise<void> {
+  private async retryOrFail(c: Cluster, e: LocalApiError, deadline: number, what: string): Promise<void> {
     if (e.code === 'RB_LOCALAPI_TLS_PIN' || e.code === 'RB_LOCALAPI_UNAUTHORIZED') throw new FormationFailure(`${what}: ${e.message}`);
-    await this.waitUntil(deadline, `${what}: ${e.message}`);
+    await this.waitUntil(c, deadline, `${what}: ${e.message}`);
   }
 
-  private sleep(ms: number): Promise<void> {
-    if (this.stopping) return Promise.reject(new Stopped());
+  /** Waits; rejects with Stopped when rackboot stops or the cluster's formation is aborted. */
+  private sleep(c: Cluster, ms: number): Promise<void> {
+    const signal = this.aborts.get(c.id)?.signal;
+    if (this.stopping || signal?.aborted === true) return Promise.reject(new Stopped());
     return new Promise((resolve, reject) => {
       const wake = () => {
         clearTimeout(t);
         this.wakers.delete(wake);
-        if (this.stopping) reject(new Stopped());
+        signal?.removeEventListener('abort', wake);
+        if (this.stopping || signal?.aborted === true) reject(new Stopped());
         else resolve();
       };
       const t = setTimeout(wake, ms);
       this.wakers.add(wake);
+      signal?.addEventListener('abort', wake, { once: true });
     });
   }
 

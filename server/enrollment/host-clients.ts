@@ -13,8 +13,10 @@ export interface HostClientSettings {
   password: string;
 }
 
-export function hostClientFactory(clusters: ClusterRepo, settings: () => HostClientSettings, log: Logger): (m: Machine) => Promise<LocalApiResult<LocalApiClient>> {
-  return async (m) => {
+export type HostClientFactory = (m: Machine, signal: AbortSignal) => Promise<LocalApiResult<LocalApiClient>>;
+
+export function hostClientFactory(clusters: ClusterRepo, settings: () => HostClientSettings, log: Logger): HostClientFactory {
+  return async (m, signal) => {
     const ip = m.network?.ip;
     if (ip === undefined) return { ok: false, error: { code: 'RB_LOCALAPI_BAD_CONFIG', message: `${m.name} has no network.ip: the Local API address is unknown` } };
     const pin = await clusters.pin(m.id);
@@ -24,6 +26,7 @@ export function hostClientFactory(clusters: ClusterRepo, settings: () => HostCli
       port: s.port,
       username: s.username,
       password: s.password,
+      signal,
       tls:
         pin !== null
           ? { pinSha256: pin }

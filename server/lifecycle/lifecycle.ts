@@ -2,6 +2,7 @@ import type { Logger } from 'pino';
 import type { Machine } from '../inventory/machine.js';
 import type { EventRepo, MachineRepo } from '../store/types.js';
 import type { Timeline } from '../timeline/recorder.js';
+import { STAGE_LIMITS, type StageTimeouts } from './stage-limits.js';
 import type { MachineState } from './states.js';
 
 /** Forward moves allowed from each state; `failed` is reachable from anywhere, `provisioning` by operator action. */
@@ -21,11 +22,11 @@ const NEXT: Record<MachineState, readonly MachineState[]> = {
   failed: [],
 };
 
-export interface StageTimeouts {
-  provisioningSeconds: number;
-  bootingInstallerSeconds: number;
-  installingSeconds: number;
-}
+/** Machines of clusters being formed, each with the time (ms) its cluster's formation started. */
+export type EnrollmentClock = () => Promise<Map<string, number>>;
+
+/** Told after a machine has been marked failed (by anyone: watchdog, formation, operator); awaited. */
+export type FailureListener = (machineId: string, reason: string) => Promise<void>;
 
 export type MoveResult = { ok: true; machine: Machine } | { ok: false; code: 'RB_LIFECYCLE_CONFLICT' | 'RB_NOT_FOUND'; message: string };
 
@@ -35,6 +36,8 @@ export type MoveResult = { ok: true; machine: Machine } | { ok: false; code: 'RB
  */
 export class Lifecycle {
   private timer: NodeJS.Timeout | null = null;
+  private enrolling: EnrollmentClock = async () => new Map();
+  private readonly failureListeners = new Set<FailureListener>();
 
   constructor(
     private readonly machines: MachineRepo,
@@ -65,7 +68,26 @@ export class Lifecycle {
       message: `${m.state} → ${to}: ${reason}`,
       detail: { from: m.state, to, inStateMs: Date.now() - Date.parse(m.stateEnteredAt), ...detail },
     });
+    if (to === 'failed') {
+      for (const l of this.failureListeners) {
+        try {
+          await l(id, reason);
+        } catch (err) {
+          this.log.error({ err, machine: id }, 'failure listener failed');
+        }
+      }
+    }
     return { ok: true, machine: next };
+  }
+
+  /** Enrollment stages are timed only for machines this clock names (cluster formation sets it). */
+  setEnrollmentClock(clock: EnrollmentClock): void {
+    this.enrolling = clock;
+  }
+
+  onFailure(l: FailureListener): () => void {
+    this.failureListeners.add(l);
+    return () => this.failureListeners.delete(l);
   }
 
   /** Marks a machine failed with the reason and its last timeline events, so the cause is on record. */
@@ -109,20 +131,23 @@ export class Lifecycle {
     this.timer = null;
   }
 
-  /** Fails every machine that has stayed in an install stage longer than that stage allows. */
+  /** Fails every machine that has stayed in a stage longer than STAGE_LIMITS allows. */
   async checkTimeouts(now: number): Promise<number> {
-    const limits: Partial<Record<MachineState, number>> = {
-      provisioning: this.timeouts.provisioningSeconds,
-      'booting-installer': this.timeouts.bootingInstallerSeconds,
-      installing: this.timeouts.installingSeconds,
-    };
     let failed = 0;
     try {
-      for (const m of await this.machines.inStates(Object.keys(limits) as MachineState[])) {
-        const limit = limits[m.state]!;
-        const age = (now - Date.parse(m.stateEnteredAt)) / 1000;
+      const enrolling = await this.enrolling();
+      for (const m of await this.machines.inStates(Object.keys(STAGE_LIMITS) as MachineState[])) {
+        const stage = STAGE_LIMITS[m.state]!;
+        let since = Date.parse(m.stateEnteredAt);
+        if (stage.enrollment) {
+          const formingSince = enrolling.get(m.id);
+          if (formingSince === undefined) continue;
+          since = Math.max(since, formingSince);
+        }
+        const limit = stage.seconds(this.timeouts);
+        const age = (now - since) / 1000;
         if (age <= limit) continue;
-        const r = await this.fail(m.id, `timed out in ${m.state} after ${Math.round(age)} s (limit ${limit} s)`);
+        const r = await this.fail(m.id, `timed out in ${m.state} after ${Math.round(age)} s (limit ${limit} s) waiting for ${stage.waitingFor}`);
         if (r.ok) failed++;
       }
     } catch (err) {

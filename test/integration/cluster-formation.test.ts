@@ -108,7 +108,8 @@ describe('3-node cluster', () => {
 describe('1-node cluster and definitions', () => {
   let lab: EnrollmentLab;
   beforeAll(async () => {
-    lab = await startEnrollmentLab({ hosts: 2, base: 71, lifecycle: { hostReadySeconds: 10 } });
+    // The watchdog stays out of the way: this test checks formation's own deadline message.
+    lab = await startEnrollmentLab({ hosts: 2, base: 71, lifecycle: { hostReadySeconds: 10, watchdogSeconds: 600 } });
   }, 60_000);
   afterAll(async () => lab?.close());
 

@@ -8,7 +8,7 @@
 
 import { randomBytes, randomUUID } from 'node:crypto';
 import https from 'node:https';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import forge from 'node-forge';
 import type { StandinClock } from './clock.js';
@@ -24,6 +24,8 @@ export interface InjectedFailure {
   retryAfterSec?: number;
   /** Upload only: drop the connection after this many body bytes instead of answering. */
   dropAfterBytes?: number;
+  /** Read the request and never answer (a host that hangs); `status` is ignored. */
+  hang?: boolean;
   /** How many calls fail; default 1. */
   times?: number;
 }
@@ -88,6 +90,7 @@ export class StandinHost {
   private readonly hooks = new Map<string, () => void>();
   private readonly timings: StandinTimings;
   private logins: number[] = [];
+  private readonly hung = new Map<Socket, { closed: boolean }>();
   private server: https.Server | undefined;
   private linkToken: { token: string; expiresAt: number } | undefined;
   group: Group | undefined;
@@ -113,6 +116,16 @@ export class StandinHost {
 
   get address(): string {
     return this.opts.address;
+  }
+
+  /** Connections held by `hang` that the client has not closed yet. */
+  hungOpen(): number {
+    return [...this.hung.values()].filter((h) => !h.closed).length;
+  }
+
+  /** Connections `hang` has held so far, closed or not. */
+  hungTotal(): number {
+    return this.hung.size;
   }
 
   count(operationId: string): number {
@@ -281,6 +294,13 @@ export class StandinHost {
     if (f !== undefined && f.left > 0) {
       f.left--;
       if (f.left === 0) this.failures.delete(op);
+      if (f.hang === true) {
+        const h = { closed: false };
+        this.hung.set(req.socket, h);
+        req.socket.once('close', () => (h.closed = true));
+        req.resume();
+        return;
+      }
       if (f.dropAfterBytes !== undefined) {
         let seen = 0;
         req.on('data', (b: Buffer) => {
