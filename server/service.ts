@@ -34,6 +34,8 @@ import { BootFileSource } from './tftp/boot-file-source.js';
 import { directorySource } from './tftp/directory-source.js';
 import { TftpServer } from './tftp/server.js';
 import { Timeline } from './timeline/recorder.js';
+import { ProgressBoard, timedStages } from './progress/progress-board.js';
+import type { MachineState } from './lifecycle/states.js';
 import { BmcProvisioner } from './provisioning/bmc-provisioner.js';
 import { loadOrCreateCredentialKey } from './secrets/credential-cipher.js';
 import { MaasProvisioner } from './provisioning/maas/provisioner.js';
@@ -80,6 +82,9 @@ export async function startService(cfg: ResolvedConfig, log: Logger, opts: Servi
   const problems: string[] = [];
   const metrics = new Metrics(store.machines);
   timeline.on('event', metrics.onTimelineEvent);
+  const progress = new ProgressBoard({ stageTimeouts: timedStages(cfg.lifecycle) });
+  timeline.on('event', progress.onTimelineEvent);
+  for (const m of await store.machines.inStates(Object.keys(timedStages(cfg.lifecycle)) as MachineState[])) progress.stage(m.id, m.state, m.stateEnteredAt);
   const cipher = await loadOrCreateCredentialKey(cfg.bmcKeyFile);
 
   const templatesDir = cfg.boot.templatesDir ?? join(bundledBootAssets(), 'templates');
@@ -118,6 +123,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger, opts: Servi
     sealKey: await loadOrCreateSealKey(cfg.enrollment.kubeconfigKeyFile ?? join(cfg.dataDir, 'kubeconfig.key')),
     timeouts: cfg.lifecycle,
     pollMs: cfg.enrollment.pollMs,
+    progress,
     log: enrollmentLog,
   });
   svc.formation = formation;
@@ -129,7 +135,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger, opts: Servi
     if (created.ok) svc.maas = created.provisioner;
     else problems.push(`${created.reason}. MAAS operations are off; everything else keeps running.`);
   }
-  const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs, blobHandles, bmc, clusters, clusterFeed: clusters, enrollment, maas: svc.maas });
+  const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs, blobHandles, bmc, clusters, clusterFeed: clusters, enrollment, maas: svc.maas, progress });
   try {
     await app.listen({ host: cfg.http.listen, port: cfg.http.port });
     svc.http = app;
@@ -220,6 +226,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger, opts: Servi
     await svc.tftp?.stop();
     if (svc.https !== null) await closeHttps(svc.https);
     await svc.http?.close();
+    progress.close();
     await blobHandles.close();
     await store.close();
   }

@@ -177,11 +177,12 @@ function buildProgram(setCode: (code: number) => void): Command {
       .command('watch')
       .description('live progress of machines (all, or the named ones) until Ctrl-C or --until')
       .argument('[machines...]', 'names or ids')
-      .addOption(new Option('--until <state>', 'exit 0 once every watched machine reached this state, 1 if one fails').choices(MACHINE_STATES)),
+      .addOption(new Option('--until <state>', 'exit 0 once every watched machine reached this state, 1 if one fails').choices(MACHINE_STATES))
+      .addOption(new Option('-o, --output <format>', 'table for people (redrawn on a terminal, a line per change otherwise), json: one stream message per line').choices(['table', 'json']).default('table')),
   ).action(
-    act(async (names: string[], o: ApiOpts & { until?: MachineState }) => {
+    act(async (names: string[], o: ApiOpts & { until?: MachineState; output: 'table' | 'json' }) => {
       const { signal, interrupted } = interruptible();
-      const code = await watchMachines(await target(o), { names, ...(o.until !== undefined ? { until: o.until } : {}) }, process.stdout, signal);
+      const code = await watchMachines(await target(o), { names, output: o.output, ...(o.until !== undefined ? { until: o.until } : {}) }, process.stdout, signal);
       return interrupted() ? 130 : code;
     }),
   );

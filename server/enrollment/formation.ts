@@ -13,12 +13,14 @@
 
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
+import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import type { LocalApiClient, LocalApiError, LocalApiResult, V1ClusterConfiguration, V1EdgeNativeMachinePoolConfig } from '../../local-api/index.js';
 import type { Machine } from '../inventory/machine.js';
 import type { Lifecycle } from '../lifecycle/lifecycle.js';
 import { MACHINE_STATES, type MachineState } from '../lifecycle/states.js';
 import type { ClusterRepo, MachineRepo } from '../store/types.js';
+import type { ProgressBoard, TransferHandle } from '../progress/progress-board.js';
 import type { Timeline } from '../timeline/recorder.js';
 import type { Cluster, ClusterStep } from './cluster.js';
 import type { HostClientFactory } from './host-clients.js';
@@ -44,6 +46,8 @@ export interface FormationDeps {
   sealKey: Buffer;
   timeouts: FormationTimeouts;
   pollMs: number;
+  /** Live upload bar; the timeline keeps the quarters. */
+  progress?: ProgressBoard;
   log: Logger;
 }
 
@@ -314,9 +318,17 @@ export class ClusterFormation {
     await this.begin(c, 'content-upload', leader.machine, `uploading ${bundle} (${digest.size} bytes) to ${leader.machine.name}`, digest, false);
     let lastQuarter = -1;
     let lastAttempt = 1;
+    let bar: TransferHandle | null = null;
+    let barAttempt = 0;
     const r = await leader.api.uploadContent(bundle, {
       idleTimeoutMs: this.d.timeouts.uploadStallSeconds * 1000,
       onProgress: (p) => {
+        // Each attempt starts its own bar from zero: a retry sends the whole bundle again.
+        if (p.attempt !== barAttempt && this.d.progress !== undefined) {
+          barAttempt = p.attempt;
+          bar = this.d.progress.upload(c.id, basename(bundle), p.totalBytes, p.attempt);
+        }
+        bar?.sent(p.sentBytes);
         const q = p.totalBytes === 0 ? 4 : Math.floor((p.sentBytes / p.totalBytes) * 4);
         if (p.attempt !== lastAttempt) {
           lastAttempt = p.attempt;
@@ -329,6 +341,7 @@ export class ClusterFormation {
         }
       },
     });
+    (bar as TransferHandle | null)?.end(r.ok);
     if (!r.ok) throw new FormationFailure(`content upload to ${leader.machine.name} failed after ${r.error.attempts ?? 1} attempt(s): ${r.error.message}`);
     const check = await leader.api.uploadedContent();
     if (!check.ok || check.value.sha256Hash !== digest.sha256) {

@@ -18,11 +18,13 @@ import { bootRoutes, type BootRouteDeps } from './boot-routes.js';
 import { clusterRoutes, type ClusterRouteDeps } from './cluster-routes.js';
 import { machineRoutes, type MachineRouteDeps } from './machine-routes.js';
 import { maasRoutes } from './maas-routes.js';
+import { progressRoutes } from './progress-route.js';
+import type { ProgressBoard } from '../progress/progress-board.js';
 import { installProblemHandlers } from './problem.js';
 import { sessionRoutes } from './session-routes.js';
 import { loadUiAssets, uiRoutes } from './ui-routes.js';
 
-export type HttpDeps = BootRouteDeps & MachineRouteDeps & Pick<EventStreamDeps, 'clusterFeed'> & { log: Logger; apiTokens: ApiTokenRepo; audit: AuditRepo; metrics: Metrics; bmc: BmcRouteDeps; enrollment?: ClusterRouteDeps };
+export type HttpDeps = BootRouteDeps & MachineRouteDeps & Pick<EventStreamDeps, 'clusterFeed'> & { log: Logger; apiTokens: ApiTokenRepo; audit: AuditRepo; metrics: Metrics; bmc: BmcRouteDeps; enrollment?: ClusterRouteDeps; progress: ProgressBoard };
 
 export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -47,6 +49,7 @@ export async function buildHttpApp(deps: HttpDeps): Promise<FastifyInstance> {
   await app.register(async (scope) => bootRoutes(scope, deps));
   await app.register(async (scope) => machineRoutes(scope, deps));
   await app.register(async (scope) => eventStreamRoutes(scope, deps));
+  await app.register(async (scope) => progressRoutes(scope, deps));
   await app.register(async (scope) => bmcRoutes(scope, deps.bmc));
   await app.register(async (scope) => maasRoutes(scope, deps));
   await app.register(async (scope) => sessionRoutes(scope, sessions));

@@ -18,7 +18,8 @@ import type { ApplianceIsoArtifact } from '../artifacts/artifact.js';
 import { APPLIANCE_FILES, type ApplianceFile } from '../boot/boot-urls.js';
 import type { FileHandleCache, FileOpener } from './file-handle-cache.js';
 import type { Timeline } from '../timeline/recorder.js';
-import { resolveInside, sendFile, sendSegments, type SegmentedFile, type SentFile } from './send-file.js';
+import { resolveInside, sendFile, sendSegments, type BodyObserver, type SegmentedFile, type SentFile } from './send-file.js';
+import type { ProgressBoard, TransferHandle } from '../progress/progress-board.js';
 import { machineIso, type MachineIsoResult } from '../boot/machine-iso.js';
 import { buildIso } from '../iso9660/writer.js';
 
@@ -37,6 +38,8 @@ export interface BootRouteDeps {
   blobs: BlobStore;
   /** Open handles of content-addressed blobs, shared by the many Range reads of an ISO mount. */
   blobHandles: FileHandleCache;
+  /** Live download progress; without it no bars are kept. */
+  progress?: ProgressBoard;
 }
 
 // What a BMC mounts: the cidata seed and ISO images of an appliance.
@@ -312,7 +315,17 @@ export async function bootRoutes(app: FastifyInstance, deps: BootRouteDeps): Pro
     const m = req.machine!;
     const started = Date.now();
     if (name.endsWith('.iso')) reply.header('content-type', 'application/vnd.efi-iso');
-    const sent = view === undefined ? await sendFile(req, reply, path, open) : await sendSegments(req, reply, path, view, open);
+    // Long bodies show a live progress bar; it ends when the response does.
+    let bar: TransferHandle | null = null;
+    const observe: BodyObserver = (s) => {
+      bar = deps.progress?.download(m.id, name, s) ?? null;
+      const b = bar;
+      return b === null ? null : (n) => b.sent(n);
+    };
+    const sent = view === undefined ? await sendFile(req, reply, path, open, observe) : await sendSegments(req, reply, path, view, open, observe);
+    const barEnd = () => (bar as TransferHandle | null)?.end(reply.raw.writableFinished);
+    if (reply.raw.writableFinished || reply.raw.destroyed) barEnd();
+    else reply.raw.once('close', barEnd);
     // 304 and 416 send no file: recording them as fetched would put a false 'sent' on the timeline.
     if (sent === null || req.method === 'HEAD' || sent.status >= 300 || (sent.range !== null && sent.range.start !== 0)) return sent;
     const done = () => {

@@ -3,6 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ClusterEvent } from '../enrollment/cluster.js';
 import type { ClusterFeed } from '../enrollment/cluster-feed.js';
 import type { EventRepo, StoredEvent } from '../store/types.js';
+import type { ProgressBoard, SubjectProgress } from '../progress/progress-board.js';
 import type { Timeline } from '../timeline/recorder.js';
 import { problemResponses } from './openapi.js';
 import { findCluster } from './machine-routes.js';
@@ -13,6 +14,8 @@ export interface EventStreamDeps {
   timeline: Timeline;
   /** Cluster events and state changes; without it the stream carries timeline events only. */
   clusterFeed?: ClusterFeed;
+  /** Live progress of long steps; sent as `event: progress`, outside the resumable sequence. */
+  progress?: ProgressBoard;
 }
 
 const CURSOR = '^[0-9]{1,15}(-[0-9]{1,15})?$';
@@ -21,6 +24,7 @@ const StreamQuery = Type.Object(
     machine: Type.Optional(Type.String({ pattern: '^[0-9a-f-]{36}$', description: "only this machine's timeline events (no cluster events)" })),
     cluster: Type.Optional(Type.String({ minLength: 1, description: "only this cluster's events and its members' timeline events, by id or name; unknown is a 404" })),
     after: Type.Optional(Type.String({ pattern: CURSOR, description: 'replay events after this event id first (as Last-Event-ID does)' })),
+    progress: Type.Optional(Type.Boolean({ description: 'also send `event: progress` messages (live progress of long steps); off unless asked, so older clients see only the events they know' })),
   },
   { additionalProperties: false },
 );
@@ -63,13 +67,17 @@ export async function eventStreamRoutes(app: FastifyInstance, deps: EventStreamD
         querystring: StreamQuery,
         headers: StreamHeaders,
         response: {
-          200: { description: 'text/event-stream: `id` (cursor `T-C`), `event: timeline` with `data` = a TimelineEvent, or `event: cluster` with `data` = a cluster event', content: { 'text/event-stream': { schema: { type: 'string' } } } },
+          200: {
+            description:
+              'text/event-stream: `id` (cursor `T-C`), `event: timeline` with `data` = a TimelineEvent, or `event: cluster` with `data` = a cluster event. ' +
+              'With `progress=true`, also `event: progress` with `data` = a SubjectProgress (see GET /api/v1/progress), without an id: live only, never replayed; the current ones are sent once on connect',
+            content: { 'text/event-stream': { schema: { type: 'string' } } } },
           ...problemResponses(400, 404, 503),
         },
       },
     },
     async (req, reply) => {
-      const q = req.query as { machine?: string; cluster?: string; after?: string };
+      const q = req.query as { machine?: string; cluster?: string; after?: string; progress?: boolean };
       const header = (req.headers as { 'last-event-id'?: string })['last-event-id'];
       const cursor = header ?? q.after;
       const resume = cursor === undefined ? null : parseCursor(cursor);
@@ -120,15 +128,24 @@ export async function eventStreamRoutes(app: FastifyInstance, deps: EventStreamD
         if (replaying) pending.push(() => writeCluster(e));
         else writeCluster(e);
       };
+      const wantsProgress = (p: SubjectProgress): boolean =>
+        p.subject === 'machine' ? (q.machine === undefined || p.id === q.machine) && (members === null || members.has(p.id)) : q.machine === undefined && (clusterId === null || p.id === clusterId);
+      // No id: progress never moves a client's Last-Event-ID, and a resume does not replay it.
+      const onProgress = (p: SubjectProgress): void => {
+        if (replaying || raw.destroyed || q.progress !== true || !wantsProgress(p)) return;
+        raw.write(`event: progress\ndata: ${JSON.stringify(p)}\n\n`);
+      };
       // Subscribed before the replay reads the store, so an event recorded in between is not lost.
       deps.timeline.on('event', onTimeline);
       deps.clusterFeed?.on('event', onCluster);
+      deps.progress?.on('progress', onProgress);
       const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
       raw.once('close', () => {
         streams.delete(raw);
         clearInterval(heartbeat);
         deps.timeline.off('event', onTimeline);
         deps.clusterFeed?.off('event', onCluster);
+        deps.progress?.off('progress', onProgress);
       });
       try {
         if (resume === null) sentTimeline = await deps.events.lastId();
@@ -149,6 +166,8 @@ export async function eventStreamRoutes(app: FastifyInstance, deps: EventStreamD
         }
         replaying = false;
         for (const w of pending.splice(0)) w();
+        // A snapshot of what is in flight now; later changes follow live.
+        for (const p of deps.progress?.list() ?? []) onProgress(p);
       } catch (e) {
         req.log.error({ err: e }, 'event stream replay failed');
         raw.destroy();

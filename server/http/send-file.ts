@@ -44,6 +44,9 @@ export interface SentFile {
 }
 
 /** A piece of a response body: a range of the opened file, or bytes held in memory. */
+/** Told what a response will send, just before its body starts; may return a callback for bytes sent. */
+export type BodyObserver = (sent: SentFile) => ((bytesSent: number) => void) | null;
+
 export type BodySegment = { kind: 'base'; offset: number; length: number } | { kind: 'bytes'; data: Buffer };
 
 /** A virtual file made of segments over one base file (e.g. a remastered ISO), with its own validator. */
@@ -59,7 +62,7 @@ export interface SegmentedFile {
  * Sends a regular file with HEAD, Range, If-Range, If-None-Match and a strong ETag. No redirects ever
  * (UEFI HTTP Boot does not follow them) and no buffering of the whole file.
  */
-export async function sendFile(req: FastifyRequest, reply: FastifyReply, path: string, openFile: FileOpener = openPerRequest): Promise<SentFile | null> {
+export async function sendFile(req: FastifyRequest, reply: FastifyReply, path: string, openFile: FileOpener = openPerRequest, observe?: BodyObserver): Promise<SentFile | null> {
   const opened = await openFile(path);
   if (opened === null || !opened.stat.isFile()) {
     opened?.release();
@@ -68,11 +71,11 @@ export async function sendFile(req: FastifyRequest, reply: FastifyReply, path: s
   }
   const { stat: st } = opened;
   const etag = `"${st.size.toString(16)}-${Math.floor(st.mtimeMs).toString(16)}"`;
-  return sendOpened(req, reply, path, opened, { size: st.size, baseSize: st.size, segments: [{ kind: 'base', offset: 0, length: st.size }], etag });
+  return sendOpened(req, reply, path, opened, { size: st.size, baseSize: st.size, segments: [{ kind: 'base', offset: 0, length: st.size }], etag }, observe);
 }
 
 /** Sends a segmented view of the file at basePath with exactly sendFile's semantics and body pump. */
-export async function sendSegments(req: FastifyRequest, reply: FastifyReply, basePath: string, view: SegmentedFile, openFile: FileOpener = openPerRequest): Promise<SentFile | null> {
+export async function sendSegments(req: FastifyRequest, reply: FastifyReply, basePath: string, view: SegmentedFile, openFile: FileOpener = openPerRequest, observe?: BodyObserver): Promise<SentFile | null> {
   const opened = await openFile(basePath);
   if (opened === null || !opened.stat.isFile() || opened.stat.size !== view.baseSize) {
     if (opened !== null) req.log.error({ path: basePath, size: opened.stat.size, expected: view.baseSize }, 'base file of a segmented view changed size');
@@ -80,10 +83,10 @@ export async function sendSegments(req: FastifyRequest, reply: FastifyReply, bas
     await reply.code(404).type('text/plain').send('not found\n');
     return null;
   }
-  return sendOpened(req, reply, basePath, opened, view);
+  return sendOpened(req, reply, basePath, opened, view, observe);
 }
 
-async function sendOpened(req: FastifyRequest, reply: FastifyReply, path: string, opened: OpenedFile, view: SegmentedFile): Promise<SentFile> {
+async function sendOpened(req: FastifyRequest, reply: FastifyReply, path: string, opened: OpenedFile, view: SegmentedFile, observe?: BodyObserver): Promise<SentFile> {
   const { fh, stat: st, release } = opened;
   const { size, etag } = view;
   reply.header('accept-ranges', 'bytes');
@@ -117,8 +120,9 @@ async function sendOpened(req: FastifyRequest, reply: FastifyReply, path: string
     await reply.send();
     return { status, bytes: 0, size, range: status === 206 ? { start, end } : null };
   }
-  await reply.send(new FileBody(new SegmentReader(fh, view.segments), start, end, release));
-  return { status, bytes: length, size, range: status === 206 ? { start, end } : null };
+  const sent: SentFile = { status, bytes: length, size, range: status === 206 ? { start, end } : null };
+  await reply.send(new FileBody(new SegmentReader(fh, view.segments), start, end, release, observe?.(sent) ?? null));
+  return sent;
 }
 
 /** Reads a byte range of a segmented view into a caller's buffer: file ranges by pread, the rest by copy. */
@@ -202,6 +206,7 @@ function giveBuffer(buf: Buffer): void {
  */
 class FileBody extends Readable {
   private pos: number;
+  private readonly first: number;
   private pumping = false;
 
   constructor(
@@ -209,9 +214,11 @@ class FileBody extends Readable {
     start: number,
     private readonly last: number,
     private readonly release: () => void,
+    private readonly onSent: ((bytesSent: number) => void) | null,
   ) {
     super({ highWaterMark: CHUNK });
     this.pos = start;
+    this.first = start;
   }
 
   override _read(): void {
@@ -225,6 +232,8 @@ class FileBody extends Readable {
       (bytesRead) => {
         if (bytesRead === 0) return this.destroy(new Error('file shrank while being sent'));
         this.pos += bytesRead;
+        // Without a socket's write callback, bytes handed on count as sent.
+        this.onSent?.(this.pos - this.first);
         this.push(bytesRead === n ? buffer : buffer.subarray(0, bytesRead));
       },
       (err: Error) => this.destroy(err),
@@ -250,6 +259,8 @@ class FileBody extends Readable {
     const free = [takeBuffer(size), takeBuffer(size)];
     // Once the pump is done, buffers the socket hands back go to the shared pool instead.
     let finished = false;
+    // Bytes the socket has taken (write callbacks), what a progress bar shows.
+    let acked = 0;
     let wake: (() => void) | null = null;
     const signal = (): void => {
       const w = wake;
@@ -277,7 +288,12 @@ class FileBody extends Readable {
         this.pos += bytesRead;
         res.write(bytesRead === buf.length ? buf : buf.subarray(0, bytesRead), (err) => {
           // A failed write may still hold the buffer; let the GC have it rather than reuse it.
-          if (!err) (finished ? giveBuffer(buf) : free.push(buf));
+          if (!err) {
+            acked += bytesRead;
+            this.onSent?.(acked);
+            if (finished) giveBuffer(buf);
+            else free.push(buf);
+          }
           signal();
         });
       }

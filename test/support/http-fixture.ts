@@ -26,6 +26,7 @@ import { Timeline } from '../../server/timeline/recorder.js';
 import type { BmcClientSettings } from '../../server/provisioning/bmc-connection.js';
 import { BmcProvisioner } from '../../server/provisioning/bmc-provisioner.js';
 import { loadOrCreateCredentialKey, type CredentialCipher } from '../../server/secrets/credential-cipher.js';
+import { ProgressBoard, timedStages } from '../../server/progress/progress-board.js';
 
 export const ADVERTISE = '10.250.0.1';
 
@@ -39,6 +40,8 @@ export interface HttpFixture {
   /** The cluster repository the app uses: what it records reaches the event stream. */
   clusters: ClusterFeed;
   metrics: Metrics;
+  /** Live progress the app serves and streams. */
+  progress: ProgressBoard;
   lifecycle: Lifecycle;
   provisioner: BmcProvisioner;
   cipher: CredentialCipher;
@@ -117,7 +120,9 @@ export async function buildHttpFixture(config: Record<string, unknown> = {}, opt
     provisioner.start();
     const bmc = { machines: store.machines, bmcs: store.bmcs, provisioner, registration: { machines: store.machines, bmcs: store.bmcs, events: store.events, timeline, cipher, settings, metrics, log } };
     const clusters = new ClusterFeed(store.clusters);
-    const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs: new BlobStore(artifactsRoot), blobHandles, bmc, clusters, clusterFeed: clusters });
+    const progress = new ProgressBoard({ stageTimeouts: timedStages(cfg.lifecycle) });
+    timeline.on('event', progress.onTimelineEvent);
+    const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs: new BlobStore(artifactsRoot), blobHandles, bmc, clusters, clusterFeed: clusters, progress });
     await app.ready();
 
     return {
@@ -129,6 +134,7 @@ export async function buildHttpFixture(config: Record<string, unknown> = {}, opt
       timeline,
       clusters,
       metrics,
+      progress,
       lifecycle,
       provisioner,
       cipher,
