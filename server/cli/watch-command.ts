@@ -77,7 +77,8 @@ export async function watchMachines(t: ApiTarget, o: WatchOptions, out: NodeJS.W
     });
     const clusterLines = cl.map((c) => {
       const p = progress.get(`cluster:${c.id}`);
-      const t = p?.transfers.find((x) => x.status === 'running') ?? p?.transfers[0];
+      // The upload bar while it runs and for the rest of its step; later steps show their own messages.
+      const t = p?.transfers.find((x) => x.status === 'running') ?? (c.step === 'content-upload' ? p?.transfers[0] : undefined);
       const shown = t === undefined ? '' : `  ${transferText(t)}`;
       const note = c.note === '' ? '' : `  ${c.note}`;
       return { key: c.id, text: oneLine(`${`cluster ${c.name}`.padEnd(nameW)}  ${c.state.padEnd(17)} ${c.step}${shown}${note}`), change: `${c.state} ${c.step} ${c.note} ${transferMark(p)}` };

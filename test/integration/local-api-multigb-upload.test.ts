@@ -72,7 +72,7 @@ describe('multi-GB content bundle upload', () => {
   it('streams 3 GiB over TLS with progress to the total, retries a dropped connection from byte 0, and the stand-in receives every byte', async (ctx) => {
     if (skip !== null) return ctx.skip();
     const expectedSha = await sha256File(bundle);
-    rack = await startStandinRack(1, { base: 71 });
+    rack = await startStandinRack(1, { base: 111 });
     const leader = rack.hosts[0]!;
     leader.failNext('V1ContentUpload', { status: 0, dropAfterBytes: DROP_AFTER });
     const created = LocalApiClient.create({
