@@ -1,6 +1,6 @@
 export { LocalApiClient, parseRetryAfter, type LocalApiClientOptions, type LocalApiLogger, type UploadOptions, type UploadProgress } from './client.js';
 export { fail, ok, type LocalApiError, type LocalApiErrorCode, type LocalApiResult } from './errors.js';
-export { normalizeFingerprint, type LocalApiTlsOptions } from './tls.js';
+export { createPinnedAgent, normalizeFingerprint, type LocalApiTlsOptions, type PinnedAgent } from './tls.js';
 export type {
   V1Cluster,
   V1ClusterConfiguration,

@@ -127,7 +127,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger, opts: Servi
     log: enrollmentLog,
   });
   svc.formation = formation;
-  const enrollment = { clusters, machines: store.machines, formation };
+  const enrollment = { clusters, machines: store.machines, formation, timeline, log: enrollmentLog };
   if (cfg.maas !== undefined) {
     const maasCfg = { ...cfg, maas: cfg.maas };
     const redfish = redfishViaMaasInstaller(bmc.registration, store.bmcs, provisioner);

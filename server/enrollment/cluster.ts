@@ -2,6 +2,7 @@
 // settings. Operators name machines; the store keeps their ids.
 
 import { Type, type Static } from '@sinclair/typebox';
+import { PackBundleSchema, type PackBundle } from '../packs/pack-target.js';
 
 const Ipv4 = Type.String({ pattern: '^(\\d{1,3}\\.){3}\\d{1,3}$' });
 const MachineRef = Type.String({ minLength: 1, maxLength: 64, description: 'machine name or id' });
@@ -18,6 +19,7 @@ export const ClusterInputSchema = Type.Object(
       Type.Array(Type.Object({ name: Type.String({ minLength: 1 }), value: Type.String(), profileUid: Type.Optional(Type.String()) }, { additionalProperties: false }), { maxItems: 256 }),
     ),
     contentBundle: Type.String({ pattern: '^/', description: 'absolute path of the content bundle (.tar/.zst) on the rackboot host' }),
+    packs: Type.Optional(PackBundleSchema),
   },
   { additionalProperties: false },
 );
@@ -31,6 +33,7 @@ export interface ClusterSpec {
   sshKeys: string[];
   profileVariables: { name: string; value: string; profileUid?: string }[];
   contentBundle: string;
+  packs?: PackBundle;
 }
 
 export const CLUSTER_STATES = ['forming', 'enrolled', 'failed'] as const;

@@ -6,6 +6,7 @@ import { stat } from 'node:fs/promises';
 import { Value } from '@sinclair/typebox/value';
 import type { Machine } from '../inventory/machine.js';
 import { MACHINE_STATES } from '../lifecycle/states.js';
+import { packBundleIssues } from '../packs/pack-target.js';
 import { dottedPath } from '../schema/issue-path.js';
 import { StoreError, type ClusterRepo, type MachineRepo } from '../store/types.js';
 import { ClusterInputSchema, type Cluster, type ClusterInput, type ClusterMember } from './cluster.js';
@@ -52,6 +53,7 @@ export async function defineCluster(clusters: ClusterRepo, machines: MachineRepo
   } catch (e) {
     issues.push({ field: 'contentBundle', message: `cannot read ${input.contentBundle}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
   }
+  if (input.packs !== undefined) issues.push(...(await packBundleIssues(input.packs, 'packs')));
   if (issues.length > 0) return { ok: false, status: 422, message: 'the cluster cannot be formed as defined', issues };
   try {
     const cluster = await clusters.create({
@@ -63,6 +65,7 @@ export async function defineCluster(clusters: ClusterRepo, machines: MachineRepo
         sshKeys: input.sshKeys ?? [],
         profileVariables: input.profileVariables ?? [],
         contentBundle: input.contentBundle,
+        ...(input.packs === undefined ? {} : { packs: input.packs }),
       },
     });
     return { ok: true, cluster };

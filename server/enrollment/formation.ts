@@ -2,7 +2,8 @@
 //   hosts answer (ping, login, edge host id) → leader chosen → followers linked with the leader's
 //   2-minute token (regenerated when it expires) → link Completed → content bundle uploaded to the
 //   leader → sync done → cluster created → Running and Healthy (kubeconfig sealed and stored) →
-//   every Kubernetes node Ready.
+//   pack bundle pushed to the cluster's registry (when the cluster names one) → every Kubernetes
+//   node Ready.
 // Each step is written to the store before it acts and marked done after, so a restarted rackboot
 // picks up where it was. The two steps that must not run twice (link apply on a follower, cluster
 // create on the leader) first ask the host whether the earlier attempt took before trying again.
@@ -22,7 +23,9 @@ import { MACHINE_STATES, type MachineState } from '../lifecycle/states.js';
 import type { ClusterRepo, MachineRepo } from '../store/types.js';
 import type { ProgressBoard, TransferHandle } from '../progress/progress-board.js';
 import type { Timeline } from '../timeline/recorder.js';
+import { registryUrl } from '../packs/pack-target.js';
 import type { Cluster, ClusterStep } from './cluster.js';
+import { pushClusterPacks } from './cluster-packs.js';
 import type { HostClientFactory } from './host-clients.js';
 import { seal, unseal } from './kubeconfig-seal.js';
 import { watchNodes, type NodeView, type NodeWatchHandle } from './node-watch.js';
@@ -33,6 +36,7 @@ export interface FormationTimeouts {
   uploadStallSeconds: number;
   contentSyncSeconds: number;
   clusterCreateSeconds: number;
+  packsPushSeconds: number;
   nodeReadySeconds: number;
 }
 
@@ -148,6 +152,7 @@ export class ClusterFormation {
       await this.sync(c, leader, hosts);
       await this.create(c, leader, hosts);
       const kubeconfig = await this.awaitRunning(c, leader, hosts);
+      await this.pushPacks(c);
       await this.awaitNodes(c, hosts, kubeconfig);
       const done = await this.d.clusters.transition(c.id, ['forming'], 'enrolled', null);
       if (done !== null) {
@@ -462,6 +467,37 @@ export class ClusterFormation {
         }
       }
       await this.waitUntil(c, deadline, `cluster ${c.name} was not Running and Healthy within ${this.d.timeouts.clusterCreateSeconds} s (last ${lastState || 'no details'})`);
+    }
+  }
+
+  /**
+   * The cluster's pack bundle to its registry (Zot runs in the cluster once it is Running). Failures
+   * on the way to the registry are retried with backoff until lifecycle.packsPushSeconds; a bad
+   * archive, refused credentials or unusable settings fail at once. Resuming after a restart simply
+   * pushes again: blobs the registry already has are skipped by digest, manifests are PUT again.
+   */
+  private async pushPacks(c: Cluster): Promise<void> {
+    const bundle = c.spec.packs;
+    if (bundle === undefined) return;
+    const prior = await this.d.clusters.step(c.id, 'packs-push');
+    if (prior?.status === 'done') return;
+    const registry = registryUrl(bundle, c.spec.vip);
+    const step = prior ?? (await this.begin(c, 'packs-push', null, `pushing the packs of ${bundle.archive} to ${registry}`, { registry }));
+    const deadline = this.deadline(step, this.d.timeouts.packsPushSeconds);
+    const signal = this.aborts.get(c.id)?.signal;
+    for (let attempt = 1; ; attempt++) {
+      const r = await pushClusterPacks({ clusters: this.d.clusters, timeline: this.d.timeline, log: this.d.log }, c, bundle, signal);
+      if (r.ok) {
+        await this.d.clusters.finishStep(c.id, 'packs-push', '', { registry: r.registry, repository: r.repository, manifests: r.manifests.map((m) => ({ tag: m.tag, digest: m.digest })) });
+        return;
+      }
+      if (signal?.aborted === true) throw new Stopped();
+      if (r.kind !== 'registry') throw new FormationFailure(`pack push to ${registry}: ${r.error}`);
+      if (Date.now() > deadline) throw new FormationFailure(`pack push to ${registry} did not succeed within ${this.d.timeouts.packsPushSeconds} s: ${r.error}`);
+      const delayMs = Math.min(60_000, this.d.pollMs * 2 ** Math.min(attempt, 10));
+      await this.d.clusters.beginStep(c.id, 'packs-push', '', { registry });
+      await this.note(c, c.members.map((m) => m.machineId), 'packs.push-retry', 'info', `pack push attempt ${attempt} failed; trying again in ${delayMs} ms`, { attempt, delayMs });
+      await this.sleep(c, delayMs);
     }
   }
 

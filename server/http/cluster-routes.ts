@@ -1,16 +1,38 @@
 import { Type } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
 import type { FastifyInstance } from 'fastify';
+import type { Logger } from 'pino';
+import { blobCounts, pushClusterPacks } from '../enrollment/cluster-packs.js';
 import type { ClusterFormation } from '../enrollment/formation.js';
 import { ClusterInputSchema } from '../enrollment/cluster.js';
 import { defineCluster } from '../enrollment/define-cluster.js';
+import { packBundleIssues, PackBundleSchema, type PackBundle } from '../packs/pack-target.js';
+import { dottedPath } from '../schema/issue-path.js';
 import type { ClusterRepo, MachineRepo } from '../store/types.js';
+import type { Timeline } from '../timeline/recorder.js';
+import { problemResponses } from './openapi.js';
 import { sendProblem } from './problem.js';
 
 export interface ClusterRouteDeps {
   clusters: ClusterRepo;
   machines: MachineRepo;
   formation: ClusterFormation;
+  timeline: Timeline;
+  log: Logger;
 }
+
+const PushedPacks = Type.Object({
+  registry: Type.String(),
+  repository: Type.String(),
+  manifests: Type.Array(
+    Type.Object({
+      tag: Type.String(),
+      digest: Type.String(),
+      mediaType: Type.String(),
+      blobs: Type.Object({ uploaded: Type.Integer(), present: Type.Integer({ description: 'already in the repository: skipped' }), mounted: Type.Integer() }),
+    }),
+  ),
+});
 
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f-]{36}$' }) });
 const EventsQuery = Type.Object({ after: Type.Integer({ minimum: 0, default: 0 }), limit: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }) });
@@ -48,6 +70,39 @@ export async function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps
     const c = await view((req.params as { id: string }).id);
     return c ?? sendProblem(reply, 404, 'Not found', 'no such cluster');
   });
+
+  app.post(
+    '/api/v1/clusters/:id/packs',
+    {
+      schema: {
+        tags: ['clusters'],
+        summary: "Push a pack bundle (OCI image-layout archive on the rackboot host) to the cluster's Zot or another registry; answers when the push has ended",
+        params: IdParams,
+        response: { 200: PushedPacks, ...problemResponses(400, 404, 409, 413, 415, 422, 502) },
+      },
+      config: { documentedBody: { 'application/json': PackBundleSchema } },
+    },
+    async (req, reply) => {
+      const c = await deps.clusters.get((req.params as { id: string }).id);
+      if (c === null) return sendProblem(reply, 404, 'Not found', 'no such cluster');
+      if (!Value.Check(PackBundleSchema, req.body)) {
+        const issues = [...Value.Errors(PackBundleSchema, req.body)].slice(0, 10).map((e) => ({ field: dottedPath(e.path), message: e.message }));
+        return sendProblem(reply, 422, 'Invalid pack push', 'the pack push has invalid fields', issues);
+      }
+      const bundle: PackBundle = req.body;
+      const issues = await packBundleIssues(bundle, '');
+      if (issues.length > 0) {
+        req.log.info({ issues }, 'pack push rejected');
+        return sendProblem(reply, 422, 'Invalid pack push', 'the pack bundle cannot be pushed as given', issues.map((i) => ({ ...i, field: i.field.replace(/^\./, '') })));
+      }
+      if (bundle.registry === undefined && c.state !== 'enrolled') {
+        return sendProblem(reply, 409, 'Conflict', `cluster ${c.name} is ${c.state}: its Zot is only there once the cluster is enrolled; name a registry to push elsewhere`);
+      }
+      const r = await pushClusterPacks({ clusters: deps.clusters, timeline: deps.timeline, log: deps.log }, c, bundle);
+      if (!r.ok) return sendProblem(reply, r.kind === 'archive' || r.kind === 'config' ? 422 : 502, r.kind === 'refused' ? 'Registry refused the credentials' : 'Pack push failed', r.error);
+      return { registry: r.registry, repository: r.repository, manifests: r.manifests.map((m) => ({ tag: m.tag, digest: m.digest, mediaType: m.mediaType, blobs: blobCounts(m) })) };
+    },
+  );
 
   app.get('/api/v1/clusters/:id/events', { schema: { params: IdParams, querystring: EventsQuery } }, async (req, reply) => {
     const id = (req.params as { id: string }).id;

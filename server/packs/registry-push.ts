@@ -5,6 +5,7 @@
 // (the WWW-Authenticate challenge of a 401, token from its realm) are handled per request.
 
 import { createHash } from 'node:crypto';
+import type { Agent } from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import type { Logger } from 'pino';
 import { OciLayoutArchive, type OciDescriptor } from './oci-layout-archive.js';
@@ -17,6 +18,10 @@ export interface PushTarget {
   /** Repository on the same registry to mount existing blobs from. */
   mountFrom?: string;
   chunkBytes?: number;
+  /** TLS trust for an https registry (CA, pin, or explicitly unverified); default: the system CAs. */
+  httpsAgent?: Agent;
+  /** Abandons the push (requests in flight included). */
+  signal?: AbortSignal;
 }
 
 export interface PushedManifest {
@@ -26,7 +31,15 @@ export interface PushedManifest {
   blobs: { digest: string; size: number; action: 'present' | 'mounted' | 'uploaded' }[];
 }
 
-export type PushResult = { ok: true; manifests: PushedManifest[] } | { ok: false; error: string };
+/**
+ * `archive`: the bundle itself is unusable (retrying cannot help); `refused`: the registry turned the
+ * credentials down; `registry`: anything else on the way (network, 5xx...), worth retrying.
+ */
+export type PushFailure = 'archive' | 'refused' | 'registry';
+
+export type PushResult = { ok: true; manifests: PushedManifest[] } | { ok: false; error: string; kind: PushFailure };
+
+class ArchiveProblem extends Error {}
 
 interface Manifest {
   mediaType?: string;
@@ -40,35 +53,59 @@ export async function pushOciArchive(archivePath: string, t: PushTarget, log: Lo
   try {
     layout = await OciLayoutArchive.open(archivePath);
   } catch (e) {
-    return { ok: false, error: (e as Error).message };
+    return { ok: false, error: (e as Error).message, kind: 'archive' };
   }
   const reg = new RegistrySession(t);
   try {
-    const index = await layout.readJson<{ manifests?: OciDescriptor[] }>('index.json');
+    const index = await archiveStep(() => layout.readJson<{ manifests?: OciDescriptor[] }>('index.json'));
     const out: PushedManifest[] = [];
+    if ((index.manifests ?? []).length === 0) return { ok: false, error: `${archivePath}: index.json lists no manifests`, kind: 'archive' };
     for (const desc of index.manifests ?? []) {
       const tag = desc.annotations?.['org.opencontainers.image.ref.name'] ?? desc.digest;
-      const raw = await layout.readBlob(desc.digest);
-      if (`sha256:${createHash('sha256').update(raw).digest('hex')}` !== desc.digest) return { ok: false, error: `manifest ${desc.digest} in the archive does not match its digest` };
-      const m = JSON.parse(raw.toString('utf8')) as Manifest;
+      const raw = await archiveStep(() => layout.readBlob(desc.digest));
+      if (`sha256:${createHash('sha256').update(raw).digest('hex')}` !== desc.digest) return { ok: false, error: `manifest ${desc.digest} in the archive does not match its digest`, kind: 'archive' };
+      const m = await archiveStep(async () => JSON.parse(raw.toString('utf8')) as Manifest);
       const blobs: PushedManifest['blobs'] = [];
       for (const b of [...(m.config ? [m.config] : []), ...(m.layers ?? []), ...(m.blobs ?? [])]) {
-        if (layout.blobEntry(b.digest)?.size !== b.size) return { ok: false, error: `blob ${b.digest} is missing from the archive or has the wrong size` };
+        if (layout.blobEntry(b.digest)?.size !== b.size) return { ok: false, error: `blob ${b.digest} is missing from the archive or has the wrong size`, kind: 'archive' };
         const action = await reg.ensureBlob(layout, b);
         log.info({ repository: t.repository, digest: b.digest, size: b.size, action }, 'OCI blob');
         blobs.push({ digest: b.digest, size: b.size, action });
       }
       const mediaType = m.mediaType ?? desc.mediaType;
       const res = await reg.req('PUT', `/v2/${t.repository}/manifests/${encodeURIComponent(tag)}`, { data: raw, headers: { 'Content-Type': mediaType } });
-      if (res.status !== 201) return { ok: false, error: `manifest PUT ${tag}: HTTP ${res.status} ${String(res.data).slice(0, 300)}` };
+      if (res.status !== 201) return { ok: false, error: `manifest PUT ${tag}: HTTP ${res.status} ${String(res.data).slice(0, 300)}`, kind: refusedOr(res.status) };
       const digest = String(res.headers['docker-content-digest'] ?? desc.digest);
-      if (digest !== desc.digest) return { ok: false, error: `registry stored manifest ${tag} as ${digest}, expected ${desc.digest}` };
+      if (digest !== desc.digest) return { ok: false, error: `registry stored manifest ${tag} as ${digest}, expected ${desc.digest}`, kind: 'registry' };
       out.push({ tag, digest, mediaType, blobs });
     }
     return { ok: true, manifests: out };
   } catch (e) {
-    return { ok: false, error: (e as Error).message };
+    if (e instanceof ArchiveProblem) return { ok: false, error: e.message, kind: 'archive' };
+    if (e instanceof RegistryRefused) return { ok: false, error: e.message, kind: 'refused' };
+    return { ok: false, error: t.signal?.aborted === true ? `push abandoned: ${String(t.signal.reason)}` : (e as Error).message, kind: 'registry' };
   }
+}
+
+async function archiveStep<T>(f: () => Promise<T>): Promise<T> {
+  try {
+    return await f();
+  } catch (e) {
+    throw new ArchiveProblem((e as Error).message);
+  }
+}
+
+class RegistryRefused extends Error {}
+
+function refusedOr(status: number): PushFailure {
+  return status === 401 || status === 403 ? 'refused' : 'registry';
+}
+
+/** Throws for a non-success answer, as refused (401/403) or a registry failure. */
+function expectStatus(res: AxiosResponse, ok: number, what: string): void {
+  if (res.status === ok) return;
+  const msg = `${what}: HTTP ${res.status} ${String(res.data).slice(0, 200)}`.trim();
+  throw refusedOr(res.status) === 'refused' ? new RegistryRefused(msg) : new Error(msg);
 }
 
 class RegistrySession {
@@ -76,7 +113,17 @@ class RegistrySession {
   private auth: string | undefined;
 
   constructor(private readonly t: PushTarget) {
-    this.http = axios.create({ baseURL: t.registry, validateStatus: () => true, maxRedirects: 0, proxy: false, maxBodyLength: Infinity, responseType: 'text', transformResponse: [(d: unknown) => d] });
+    this.http = axios.create({
+      baseURL: t.registry,
+      validateStatus: () => true,
+      maxRedirects: 0,
+      proxy: false,
+      maxBodyLength: Infinity,
+      responseType: 'text',
+      transformResponse: [(d: unknown) => d],
+      ...(t.httpsAgent === undefined ? {} : { httpsAgent: t.httpsAgent }),
+      ...(t.signal === undefined ? {} : { signal: t.signal }),
+    });
   }
 
   async ensureBlob(layout: OciLayoutArchive, b: OciDescriptor): Promise<'present' | 'mounted' | 'uploaded'> {
@@ -90,7 +137,7 @@ class RegistrySession {
     } else {
       start = await this.req('POST', `/v2/${repo}/blobs/uploads/`);
     }
-    if (start.status !== 202) throw new Error(`upload start for ${b.digest}: HTTP ${start.status}`);
+    expectStatus(start, 202, `upload start for ${b.digest}`);
     let location = this.location(start);
     const chunk = this.t.chunkBytes ?? 8 << 20;
     for (let off = 0; off < b.size; off += chunk) {
@@ -99,12 +146,12 @@ class RegistrySession {
         data: layout.blobStream(b.digest, off, end),
         headers: { 'Content-Type': 'application/octet-stream', 'Content-Length': String(end - off), 'Content-Range': `${off}-${end - 1}` },
       });
-      if (res.status !== 202) throw new Error(`chunk ${off}-${end - 1} of ${b.digest}: HTTP ${res.status} ${String(res.data).slice(0, 200)}`);
+      expectStatus(res, 202, `chunk ${off}-${end - 1} of ${b.digest}`);
       location = this.location(res);
     }
     const sep = location.includes('?') ? '&' : '?';
     const done = await this.req('PUT', `${location}${sep}digest=${encodeURIComponent(b.digest)}`, { headers: { 'Content-Length': '0' } });
-    if (done.status !== 201) throw new Error(`upload close for ${b.digest}: HTTP ${done.status} ${String(done.data).slice(0, 200)}`);
+    expectStatus(done, 201, `upload close for ${b.digest}`);
     return 'uploaded';
   }
 
@@ -138,9 +185,12 @@ class RegistrySession {
     const u = new URL(params.realm);
     if (params.service) u.searchParams.set('service', params.service);
     if (params.scope) u.searchParams.set('scope', params.scope);
+    const sameOrigin = u.origin === new URL(this.t.registry).origin;
     const res = await axios.get<{ token?: string; access_token?: string }>(u.toString(), {
       validateStatus: () => true,
       proxy: false,
+      ...(sameOrigin && this.t.httpsAgent !== undefined ? { httpsAgent: this.t.httpsAgent } : {}),
+      ...(this.t.signal === undefined ? {} : { signal: this.t.signal }),
       ...(c === undefined ? {} : { auth: { username: c.username, password: c.password } }),
     });
     const tok = res.data?.token ?? res.data?.access_token;
