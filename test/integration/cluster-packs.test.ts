@@ -32,7 +32,7 @@ describe.skipIf(!haveDockerRegistry)('pack bundles pushed by formation, the API 
   const clusters: Record<string, any> = {};
 
   beforeAll(async () => {
-    lab = await startEnrollmentLab({ hosts: 3, base: 51 });
+    lab = await startEnrollmentLab({ hosts: 3, base: 31 });
     token = readFileSync(join(lab.dir, 'data', 'admin.token'), 'utf8').trim();
     archive = makeOciArchive(join(lab.dir, 'pack'), ['core-1.0.0', 'extras-1.0.0']);
     zot = await startDockerRegistry(join(lab.dir, 'zot'), { host: VIP, port: 30003, tls: true });
