@@ -66,7 +66,7 @@ export async function allClusters() {
  * @param {(status: string) => void} onStatus
  */
 export function follow(onEvent, onStatus) {
-  const es = new EventSource('/api/v1/events/stream', { withCredentials: true });
+  const es = new EventSource('/api/v1/events/stream?progress=true', { withCredentials: true });
   es.onopen = () => onStatus('live');
   es.onerror = () => onStatus(es.readyState === EventSource.CLOSED ? 'closed' : 'reconnecting');
   const deliver = (kind) => (/** @type {MessageEvent} */ m) => {
@@ -81,5 +81,7 @@ export function follow(onEvent, onStatus) {
   // rackboot names its messages `timeline` (one machine timeline event each); plain messages are taken too.
   es.onmessage = deliver('message');
   es.addEventListener('timeline', deliver('timeline'));
+  // Live progress of long steps (downloads, uploads): not resumable, a snapshot comes on connect.
+  es.addEventListener('progress', deliver('progress'));
   return () => es.close();
 }

@@ -25,7 +25,32 @@ function stateBadge(state) {
   return h('span', { class: `state ${cls}`, 'data-state': state }, state);
 }
 
+/** @type {Map<string, any>} live progress of long steps (`event: progress`), by `subject:id` */
+const progress = new Map();
+
+/** A transfer of the machine's current state: the running one, or its last one finished in this state. */
+function transferOf(m) {
+  const p = progress.get(`machine:${m.id}`);
+  if (p === undefined) return null;
+  return p.transfers.find((t) => t.status === 'running') ?? p.transfers.find((t) => Date.parse(t.updatedAt) >= Date.parse(m.stateEnteredAt)) ?? null;
+}
+
+function mib(n) {
+  return `${(n / 1048576).toFixed(1)} MiB`;
+}
+
+/** A download or upload bar; Range reads (a BMC mounting an ISO) count bytes read at least once. */
+function transferBar(t) {
+  const pct = t.total > 0 ? Math.floor((t.done / t.total) * 100) : 100;
+  const bar = h('span', { class: `bar transfer-bar${t.status === 'failed' ? ' failed' : ''}` }, h('span', null));
+  /** @type {HTMLElement} */ (bar.firstChild).style.width = `${pct}%`;
+  const title = `${mib(t.done)} of ${mib(t.total)}${t.measure === 'distinct' ? ' read at least once' : ''}${t.status === 'running' && t.bytesPerSecond ? `, ${mib(t.bytesPerSecond)}/s` : ''}${t.attempt > 1 ? `, attempt ${t.attempt}` : ''}`;
+  return h('span', { class: 'transfer', title, 'data-status': t.status }, bar, ` ${t.direction === 'upload' ? 'upload ' : ''}${t.label} ${pct}%${t.status === 'running' ? '' : ` ${t.status}`}`);
+}
+
 function progressBar(m) {
+  const t = typeof m.id === 'string' ? transferOf(m) : null;
+  if (t !== null) return transferBar(t);
   const i = PIPELINE.indexOf(m.state);
   const pct = m.state === 'failed' ? 100 : i < 0 ? 0 : Math.round((i / (PIPELINE.length - 1)) * 100);
   const bar = h('span', { class: `bar${m.state === 'failed' ? ' failed' : ''}`, title: `${pct}% of the lifecycle` }, h('span', null));
@@ -155,6 +180,8 @@ function renderMachine() {
   const facts = [
     ['State', stateBadge(m.state)],
     ['In state for', h('span', { class: 'age', 'data-since': m.stateEnteredAt }, age(m.stateEnteredAt))],
+    ['Time limit', stageLimit(m)],
+    ['Transfer', transferOf(m) && transferBar(transferOf(m))],
     ['Reason', m.stateReason],
     ['ID', h('span', { class: 'mono' }, m.id)],
     ['MACs', h('span', { class: 'mono' }, (m.macs ?? []).join(', '))],
@@ -304,8 +331,23 @@ function rerender() {
   else if (page.name === 'clusters') void showClusters().catch(failed);
 }
 
+/** An install stage reports no bytes: its step on the ladder and the time it may take. */
+function stageLimit(m) {
+  const s = progress.get(`machine:${m.id}`)?.stage;
+  if (!s || s.state !== m.state || s.timeoutSeconds === null) return null;
+  return `step ${s.step} of ${s.steps}; failed after ${Math.round(s.timeoutSeconds / 60)} min in this state`;
+}
+
 function onLive(kind, data) {
   if (data === null || typeof data !== 'object') return;
+  if (kind === 'progress') {
+    if (typeof data.subject !== 'string' || typeof data.id !== 'string' || !Array.isArray(data.transfers)) return;
+    const key = `${data.subject}:${data.id}`;
+    if (data.transfers.length === 0 && !data.stage) progress.delete(key);
+    else progress.set(key, data);
+    if (data.subject === 'machine' && (page.name === 'fleet' || (page.name === 'machine' && page.id === data.id))) rerender();
+    return;
+  }
   if (kind === 'cluster' || data.cluster !== undefined || (typeof data.kind === 'string' && data.kind.startsWith('cluster.'))) {
     if (page.name === 'clusters') void showClusters().catch(failed);
   }

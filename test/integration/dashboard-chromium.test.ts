@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { get as httpGet, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -110,6 +111,44 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in headless Chromium', () => 
     const shot = join(ARTIFACTS, 'dashboard-machine-timeline.png');
     await page.screenshot({ path: shot, fullPage: true });
     console.log(`dashboard screenshot: ${shot}`);
+  }, 60_000);
+
+  it("shows a machine's download live in the fleet table: its bar while running, 100% done at the end", async () => {
+    await page.goto(`${rb.baseUrl}/ui/`);
+    await page.locator('#live.on').waitFor();
+    mkdirSync(join(rb.dataDir, 'artifacts'), { recursive: true });
+    writeFileSync(join(rb.dataDir, 'artifacts', 'big.bin'), Buffer.alloc(48 * 1024 * 1024, 7));
+    const res = await new Promise<IncomingMessage>((ok, fail) => httpGet(rb.bootUrl(machines.get('cp-2')!, '/files/big.bin'), ok).on('error', fail));
+    const timers: NodeJS.Timeout[] = [];
+    try {
+      expect(res.statusCode).toBe(200);
+      // A slow reader: 4 MiB at a time with pauses, so the download lasts a few seconds.
+      const got = new Promise<number>((ok, fail) => {
+        let n = 0;
+        let mark = 0;
+        res.on('data', (d: Buffer) => {
+          n += d.length;
+          if (n - mark < 4 * 1024 * 1024) return;
+          mark = n;
+          res.pause();
+          timers.push(setTimeout(() => res.resume(), 200));
+        });
+        res.once('end', () => ok(n));
+        res.once('error', fail);
+      });
+      const transfer = page.locator('tr[data-machine="cp-2"] .transfer');
+      await page.locator('tr[data-machine="cp-2"] .transfer[data-status="running"]').waitFor();
+      expect(await transfer.textContent()).toMatch(/^ big\.bin \d+%$/);
+      expect(await got).toBe(48 * 1024 * 1024);
+      await page.locator('tr[data-machine="cp-2"] .transfer[data-status="done"]').waitFor();
+      expect(await transfer.textContent()).toBe(' big.bin 100% done');
+      const shot = join(ARTIFACTS, 'dashboard-fleet-download.png');
+      await page.screenshot({ path: shot, fullPage: true });
+      console.log(`dashboard screenshot: ${shot}`);
+    } finally {
+      for (const t of timers) clearTimeout(t);
+      res.destroy();
+    }
   }, 60_000);
 
   it('shows the cluster view, or a clear empty state without the cluster API', async () => {
