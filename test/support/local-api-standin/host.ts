@@ -261,6 +261,9 @@ export class StandinHost {
     if (c !== undefined) {
       const t = (ms: number) => new Date(c.createdAt + ms).toISOString();
       const now = this.now() - c.createdAt;
+      // The condition types are this stand-in's own: the swagger's v1LifecycleEvents lists
+      // clusterEvents as v1Condition, whose `type` is a free string (no enum), and neither it nor the
+      // librarium docs we found name the types an appliance reports. Formation only records them.
       const steps: [number, string, string][] = [
         [0, 'ClusterCreateAccepted', 'cluster configuration accepted'],
         [this.timings.runningMs / 3, 'ControlPlaneInitialized', 'first control-plane node initialised'],
