@@ -21,6 +21,25 @@ export interface ClusterRouteDeps {
   log: Logger;
 }
 
+const tags = ['clusters'];
+// Described loosely on purpose: the response serializer keeps every field of the view.
+const ClusterView = Type.Object(
+  {
+    id: Type.String(),
+    name: Type.String(),
+    state: Type.String({ description: 'forming, enrolled or failed' }),
+    stateReason: Type.Union([Type.String(), Type.Null()]),
+    members: Type.Array(Type.Object({ machineId: Type.String(), role: Type.String(), name: Type.Union([Type.String(), Type.Null()]), state: Type.Union([Type.String(), Type.Null()]) })),
+    steps: Type.Array(Type.Object({ step: Type.String(), machineId: Type.String(), status: Type.String() }, { additionalProperties: true })),
+    hasKubeconfig: Type.Boolean(),
+  },
+  { additionalProperties: true, description: 'a cluster with its members and formation steps (never the kubeconfig)' },
+);
+const ClusterEvents = Type.Object({
+  items: Type.Array(Type.Object({ id: Type.Integer(), clusterId: Type.String(), ts: Type.String(), kind: Type.String(), outcome: Type.String(), message: Type.String() }, { additionalProperties: true })),
+  next: Type.Integer({ description: 'pass as `after` to read on' }),
+});
+
 const PushedPacks = Type.Object({
   registry: Type.String(),
   repository: Type.String(),
@@ -51,22 +70,29 @@ export async function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps
     return { ...c, members, steps: await deps.clusters.steps(id) };
   };
 
-  app.post('/api/v1/clusters', { config: { documentedBody: { 'application/json': ClusterInputSchema } } }, async (req, reply) => {
-    const r = await defineCluster(deps.clusters, deps.machines, req.body);
-    if (!r.ok) {
-      req.log.info({ issues: r.issues }, 'cluster definition rejected');
-      return sendProblem(reply, r.status, r.status === 409 ? 'Conflict' : 'Invalid cluster', r.message, r.issues.length > 0 ? r.issues : undefined);
-    }
-    deps.formation.start(r.cluster.id);
-    return reply.code(201).send(await view(r.cluster.id));
-  });
+  app.post(
+    '/api/v1/clusters',
+    {
+      schema: { tags, summary: 'Define a cluster of installed machines and start forming it', response: { 201: ClusterView, ...problemResponses(400, 409, 413, 415, 422) } },
+      config: { documentedBody: { 'application/json': ClusterInputSchema } },
+    },
+    async (req, reply) => {
+      const r = await defineCluster(deps.clusters, deps.machines, req.body);
+      if (!r.ok) {
+        req.log.info({ issues: r.issues }, 'cluster definition rejected');
+        return sendProblem(reply, r.status, r.status === 409 ? 'Conflict' : 'Invalid cluster', r.message, r.issues.length > 0 ? r.issues : undefined);
+      }
+      deps.formation.start(r.cluster.id);
+      return reply.code(201).send(await view(r.cluster.id));
+    },
+  );
 
-  app.get('/api/v1/clusters', async () => {
+  app.get('/api/v1/clusters', { schema: { tags, summary: 'Every cluster, forming, enrolled or failed', response: { 200: Type.Object({ items: Type.Array(ClusterView), total: Type.Integer() }) } } }, async () => {
     const items = await Promise.all((await deps.clusters.list()).map((c) => view(c.id)));
     return { items: items.filter((c) => c !== null), total: items.length };
   });
 
-  app.get('/api/v1/clusters/:id', { schema: { params: IdParams } }, async (req, reply) => {
+  app.get('/api/v1/clusters/:id', { schema: { tags, summary: 'One cluster', params: IdParams, response: { 200: ClusterView, ...problemResponses(400, 404) } } }, async (req, reply) => {
     const c = await view((req.params as { id: string }).id);
     return c ?? sendProblem(reply, 404, 'Not found', 'no such cluster');
   });
@@ -75,7 +101,7 @@ export async function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps
     '/api/v1/clusters/:id/packs',
     {
       schema: {
-        tags: ['clusters'],
+        tags,
         summary: "Push a pack bundle (OCI image-layout archive on the rackboot host) to the cluster's Zot or another registry; answers when the push has ended",
         params: IdParams,
         response: { 200: PushedPacks, ...problemResponses(400, 404, 409, 413, 415, 422, 502) },
@@ -104,7 +130,7 @@ export async function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps
     },
   );
 
-  app.get('/api/v1/clusters/:id/events', { schema: { params: IdParams, querystring: EventsQuery } }, async (req, reply) => {
+  app.get('/api/v1/clusters/:id/events', { schema: { tags, summary: "The cluster's timeline", params: IdParams, querystring: EventsQuery, response: { 200: ClusterEvents, ...problemResponses(400, 404) } } }, async (req, reply) => {
     const id = (req.params as { id: string }).id;
     if ((await deps.clusters.get(id)) === null) return sendProblem(reply, 404, 'Not found', 'no such cluster');
     const q = req.query as { after: number; limit: number };

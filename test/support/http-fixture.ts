@@ -18,6 +18,7 @@ import { BlobStore } from '../../server/artifacts/blob-store.js';
 import { FileHandleCache } from '../../server/http/file-handle-cache.js';
 import { buildHttpApp } from '../../server/http/app.js';
 import { ClusterFeed } from '../../server/enrollment/cluster-feed.js';
+import { ClusterFormation } from '../../server/enrollment/formation.js';
 import type { Machine } from '../../server/inventory/machine.js';
 import { normalizeMachineInput } from '../../server/inventory/normalize.js';
 import { openSqliteStore } from '../../server/store/sqlite/sqlite-store.js';
@@ -122,7 +123,20 @@ export async function buildHttpFixture(config: Record<string, unknown> = {}, opt
     const clusters = new ClusterFeed(store.clusters);
     const progress = new ProgressBoard({ stageTimeouts: timedStages(cfg.lifecycle) });
     timeline.on('event', progress.onTimelineEvent);
-    const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs: new BlobStore(artifactsRoot), blobHandles, bmc, clusters, clusterFeed: clusters, progress });
+    // Formation is wired so the cluster API is served; no host in this fixture answers it.
+    const formation = new ClusterFormation({
+      clusters,
+      machines: store.machines,
+      lifecycle,
+      timeline,
+      client: async () => ({ ok: false, error: { code: 'RB_LOCALAPI_BAD_CONFIG', message: 'the HTTP fixture has no appliance hosts' } }),
+      sealKey: Buffer.alloc(32, 7),
+      timeouts: cfg.lifecycle,
+      pollMs: cfg.enrollment.pollMs,
+      log,
+    });
+    const enrollment = { clusters, machines: store.machines, formation, timeline, log };
+    const app = await buildHttpApp({ cfg, apiTokens: store.apiTokens, audit: store.audit, metrics, machines: store.machines, events: store.events, timeline, tokens, urls, templates, ipxeDir, log, lifecycle, userData, artifacts: store.artifacts, blobs: new BlobStore(artifactsRoot), blobHandles, bmc, clusters, clusterFeed: clusters, progress, enrollment });
     await app.ready();
 
     return {

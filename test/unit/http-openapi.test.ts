@@ -86,9 +86,11 @@ describe('OpenAPI document', () => {
     expect(doc.security).toEqual([{ apiToken: [] }]);
     expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['Machine', 'TimelineEvent', 'Problem']));
     expect(Object.keys(doc.paths).filter((p) => p.startsWith('/boot'))).toEqual([]);
-    for (const p of ['/api/v1/machines', '/api/v1/machines/import', '/api/v1/machines/{id}', '/api/v1/machines/{id}/provision', '/api/v1/machines/{id}/events', '/api/v1/openapi.json', '/api/v1/events/stream', '/metrics']) {
+    for (const p of ['/api/v1/machines', '/api/v1/machines/import', '/api/v1/machines/{id}', '/api/v1/machines/{id}/provision', '/api/v1/machines/{id}/events', '/api/v1/openapi.json', '/api/v1/events/stream', '/metrics', '/api/v1/clusters', '/api/v1/clusters/{id}', '/api/v1/clusters/{id}/events', '/api/v1/clusters/{id}/packs']) {
       expect(doc.paths, p).toHaveProperty([p]);
     }
+    expect(doc.paths['/api/v1/clusters/{id}/packs']!.post!.requestBody!.content).toHaveProperty(['application/json']);
+    expect(Object.keys(doc.paths['/api/v1/clusters/{id}/packs']!.post!.responses)).toEqual(expect.arrayContaining(['200', '404', '409', '422', '502']));
   });
 
   it('describes a success response and its problem answers for every operation, and bodies for writes', () => {
