@@ -19,7 +19,7 @@ export function lifecycleFraction(state: MachineState): number {
 export interface WatchOptions {
   names: string[];
   until?: MachineState;
-  /** `json`: every stream message as one JSON line, for scripts. */
+  /** `json`: the starting board (`event: snapshot`), then every stream message, one JSON line each. */
   output?: 'table' | 'json';
 }
 
@@ -123,7 +123,8 @@ export async function watchMachines(t: ApiTarget, o: WatchOptions, out: NodeJS.W
       for (const m of initial) if (m !== null) rows.set(m.id, { machine: m, step: '' });
       if (rows.size === 0 && ids !== null) throw new CliFailure('none of the named machines exists', 1);
       if (ids === null) for (const c of await fetchClusters(t)) clusters.set(c.id, { id: c.id, name: c.name, state: c.state, step: currentStep(c), note: '' });
-      if (rows.size === 0 && clusters.size === 0 && !json) out.write('no machines yet; waiting for some\n');
+      if (json) out.write(`${JSON.stringify({ event: 'snapshot', id: null, data: { machines: [...rows.values()].map((r) => r.machine), clusters: [...clusters.values()].map(({ id, name, state, step }) => ({ id, name, state, step })) } })}\n`);
+      else if (rows.size === 0 && clusters.size === 0) out.write('no machines yet; waiting for some\n');
       else render();
       early = verdict();
       if (early !== null) stop.abort();

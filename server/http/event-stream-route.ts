@@ -132,20 +132,21 @@ export async function eventStreamRoutes(app: FastifyInstance, deps: EventStreamD
         p.subject === 'machine' ? (q.machine === undefined || p.id === q.machine) && (members === null || members.has(p.id)) : q.machine === undefined && (clusterId === null || p.id === clusterId);
       // No id: progress never moves a client's Last-Event-ID, and a resume does not replay it.
       const onProgress = (p: SubjectProgress): void => {
-        if (replaying || raw.destroyed || q.progress !== true || !wantsProgress(p)) return;
+        if (replaying || raw.destroyed || !wantsProgress(p)) return;
         raw.write(`event: progress\ndata: ${JSON.stringify(p)}\n\n`);
       };
       // Subscribed before the replay reads the store, so an event recorded in between is not lost.
       deps.timeline.on('event', onTimeline);
       deps.clusterFeed?.on('event', onCluster);
-      deps.progress?.on('progress', onProgress);
+      const progress = q.progress === true ? deps.progress : undefined;
+      progress?.on('progress', onProgress);
       const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS);
       raw.once('close', () => {
         streams.delete(raw);
         clearInterval(heartbeat);
         deps.timeline.off('event', onTimeline);
         deps.clusterFeed?.off('event', onCluster);
-        deps.progress?.off('progress', onProgress);
+        progress?.off('progress', onProgress);
       });
       try {
         if (resume === null) sentTimeline = await deps.events.lastId();
@@ -167,7 +168,7 @@ export async function eventStreamRoutes(app: FastifyInstance, deps: EventStreamD
         replaying = false;
         for (const w of pending.splice(0)) w();
         // A snapshot of what is in flight now; later changes follow live.
-        for (const p of deps.progress?.list() ?? []) onProgress(p);
+        for (const p of progress?.list() ?? []) onProgress(p);
       } catch (e) {
         req.log.error({ err: e }, 'event stream replay failed');
         raw.destroy();

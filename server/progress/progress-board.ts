@@ -168,12 +168,16 @@ export class ProgressBoard extends EventEmitter<{ progress: [SubjectProgress] }>
     this.stage(e.machineId, to as MachineState, e.ts);
   };
 
-  /** Sets a machine's stage; a state without a time limit clears it, and a move on drops finished transfers. */
+  /**
+   * Sets a machine's stage; a state without a time limit clears it. A move on drops finished
+   * transfers, and leaving the install stages drops Range-read counts too (a mounted ISO is read on
+   * and off through the whole install and never says it is done).
+   */
   stage(machineId: string, state: MachineState, enteredAt: string): void {
     const key = `machine:${machineId}`;
     const b = this.board(key);
-    for (const [label, e] of b.transfers) if (e.p.status !== 'running') b.transfers.delete(label);
     const limit = this.o.stageTimeouts[state];
+    for (const [label, e] of b.transfers) if (e.p.status !== 'running' || (limit === undefined && e.p.measure === 'distinct')) b.transfers.delete(label);
     b.stage = limit === undefined ? null : { state, step: LADDER.indexOf(state as (typeof LADDER)[number]) + 1, steps: LADDER.length, enteredAt, timeoutSeconds: limit };
     this.emitNow(key, b);
   }

@@ -70,7 +70,15 @@ describe('download progress', () => {
     const auth = { authorization: `Bearer ${rb.adminToken()!}` };
     let sse: SseConnection | null = null;
     let watch: ChildProcess | null = null;
+    let jsonWatch: ChildProcess | null = null;
     try {
+      // The same watch for scripts: every stream message as one JSON line.
+      jsonWatch = spawn(TSX, [CLI, 'watch', 'dl-1', '-o', 'json', '--server', rb.baseUrl, '--config', rb.configFile], { env: { ...process.env, RACKBOOT_TOKEN: '' } });
+      const jw = jsonWatch;
+      let jsonOut = '';
+      jw.stdout!.on('data', (d: Buffer) => (jsonOut += d.toString()));
+      jw.stderr!.on('data', (d: Buffer) => (jsonOut += d.toString()));
+      const jsonExited = new Promise<number | null>((ok) => jw.on('exit', ok));
       // `rackboot watch` with stdout a pipe (not a terminal): one plain line per change.
       watch = spawn(TSX, [CLI, 'watch', 'dl-1', '--server', rb.baseUrl, '--config', rb.configFile], { env: { ...process.env, RACKBOOT_TOKEN: '' } });
       const w = watch;
@@ -80,6 +88,9 @@ describe('download progress', () => {
       const exited = new Promise<number | null>((ok) => w.on('exit', ok));
       await until(() => /dl-1\s+ready/.test(out) || w.exitCode !== null, 60_000, () => out);
       expect(w.exitCode, out).toBeNull();
+      // Its first line is the board it starts from, read once its stream is open.
+      await until(() => /^\{"event":"snapshot"/.test(jsonOut) || jw.exitCode !== null, 60_000, () => jsonOut);
+      expect((JSON.parse(jsonOut.split('\n')[0]!) as { data: { machines: Array<{ name: string }> } }).data.machines.map((m) => m.name)).toEqual(['dl-1']);
 
       sse = await openSse(`${rb.baseUrl}/api/v1/events/stream?progress=true&machine=${machine.id}`, auth);
       expect(sse.status).toBe(200);
@@ -115,6 +126,10 @@ describe('download progress', () => {
       expect(partial[0], out).toBe(0);
       expect(partial.some((p) => p > 0 && p < 100), out).toBe(true);
 
+      // An install stage has no bytes (the finished download is dropped on the move): the ladder step and the time used of the stage's limit.
+      expect((await fetch(rb.bootUrl(machine, '/script.ipxe'))).status).toBe(200);
+      await until(() => /dl-1\s+booting-installer\s+.*\[#+\.+\]\s+\d+% step 4\/12 booting-installer, \d+ s of 20 min allowed/.test(out), 30_000, () => out);
+
       // A BMC's Range reads count the distinct bytes of the file read, re-reads once.
       for (const range of ['bytes=0-1048575', 'bytes=1048576-2097151', 'bytes=0-2097151']) {
         const r = await get(rb.bootUrl(machine, '/files/big.bin'), { range });
@@ -126,11 +141,22 @@ describe('download progress', () => {
       const ranged = (await rb.api<{ items: SubjectProgress[] }>('GET', `/api/v1/progress?machine=${machine.id}`)).body.items[0]!.transfers[0]!;
       expect(ranged).toMatchObject({ measure: 'distinct', done: 2 * MiB, total: SIZE, status: 'running' });
 
+      const messages = jsonOut
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { event: string; id: string | null; data: SubjectProgress & { kind?: string } });
+      const done = messages.find((m) => m.event === 'progress' && m.data.transfers.some((t) => t.label === 'big.bin' && t.status === 'done'));
+      expect(done, jsonOut).toMatchObject({ event: 'progress', id: null });
+      expect(messages.some((m) => m.event === 'timeline' && m.data.kind === 'artifact.fetched' && typeof m.id === 'string'), jsonOut).toBe(true);
+
       w.kill('SIGINT');
+      jw.kill('SIGINT');
       expect(await exited).toBe(130);
+      expect(await jsonExited).toBe(130);
     } finally {
       sse?.close();
       if (watch !== null && watch.exitCode === null) watch.kill('SIGTERM');
+      if (jsonWatch !== null && jsonWatch.exitCode === null) jsonWatch.kill('SIGTERM');
     }
   }, 180_000);
 });

@@ -128,6 +128,15 @@ describe('ProgressBoard stages', () => {
     expect(b.list()).toEqual([]);
   });
 
+  it('keeps Range-read counts through the install stages and drops them when the install is over', () => {
+    const { b } = board();
+    b.download('m1', 'machine.iso', { range: { start: 0, end: MiB - 1 }, bytes: MiB, size: 8 * MiB })!.end(true);
+    b.onTimelineEvent(transition('m1', 'booting-installer', 'installing', '2026-01-01T00:00:00.000Z'));
+    expect(b.get('machine', 'm1')!.transfers).toHaveLength(1);
+    b.onTimelineEvent(transition('m1', 'installing', 'installed', '2026-01-01T00:20:00.000Z'));
+    expect(b.get('machine', 'm1')).toBeNull();
+  });
+
   it('ignores events that are not state changes', () => {
     const { b, seen } = board();
     b.onTimelineEvent({ ...transition('m1', 'a', 'b', 'x'), detail: { file: 'kernel' } });
