@@ -50,14 +50,7 @@ export async function pushClusterPacks(d: ClusterPacksDeps, c: Cluster, bundle: 
     return { ok: false, error: t.error, kind: 'config', registry, repository };
   }
   d.log.info({ cluster: c.name, registry, repository, trust: t.trust, archive: bundle.archive }, 'pushing packs');
-  const r = await pushOciArchive(bundle.archive, t.target, d.log.child({ cluster: c.name }));
-  await Promise.allSettled(pins);
-  t.target.httpsAgent?.destroy();
-  if (!r.ok) {
-    await note('packs.push-failed', 'error', `pack push of ${bundle.archive} to ${registry}/${repository} failed: ${r.error}`, { registry, repository, kind: r.kind });
-    return { ...r, registry, repository };
-  }
-  for (const m of r.manifests) {
+  t.target.onManifest = async (m) => {
     const n = blobCounts(m);
     await note(
       'packs.pushed',
@@ -65,6 +58,13 @@ export async function pushClusterPacks(d: ClusterPacksDeps, c: Cluster, bundle: 
       `pushed ${repository}:${m.tag} ${m.digest} to ${registry}: ${n.uploaded} blobs uploaded, ${n.present} already there, ${n.mounted} mounted`,
       { registry, repository, tag: m.tag, digest: m.digest, mediaType: m.mediaType, blobs: n },
     );
+  };
+  const r = await pushOciArchive(bundle.archive, t.target, d.log.child({ cluster: c.name }));
+  await Promise.allSettled(pins);
+  t.target.httpsAgent?.destroy();
+  if (!r.ok) {
+    await note('packs.push-failed', 'error', `pack push of ${bundle.archive} to ${registry}/${repository} failed: ${r.error}`, { registry, repository, kind: r.kind });
+    return { ...r, registry, repository };
   }
   return { ...r, registry, repository };
 }

@@ -22,6 +22,8 @@ export interface PushTarget {
   httpsAgent?: Agent;
   /** Abandons the push (requests in flight included). */
   signal?: AbortSignal;
+  /** Told as each manifest is stored, before the next one starts. */
+  onManifest?: (m: PushedManifest) => Promise<void>;
 }
 
 export interface PushedManifest {
@@ -77,7 +79,9 @@ export async function pushOciArchive(archivePath: string, t: PushTarget, log: Lo
       if (res.status !== 201) return { ok: false, error: `manifest PUT ${tag}: HTTP ${res.status} ${String(res.data).slice(0, 300)}`, kind: refusedOr(res.status) };
       const digest = String(res.headers['docker-content-digest'] ?? desc.digest);
       if (digest !== desc.digest) return { ok: false, error: `registry stored manifest ${tag} as ${digest}, expected ${desc.digest}`, kind: 'registry' };
-      out.push({ tag, digest, mediaType, blobs });
+      const pushed = { tag, digest, mediaType, blobs };
+      out.push(pushed);
+      await t.onManifest?.(pushed);
     }
     return { ok: true, manifests: out };
   } catch (e) {

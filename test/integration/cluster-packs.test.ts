@@ -162,6 +162,15 @@ describe.skipIf(!haveDockerRegistry)('pack bundles pushed by formation, the API 
     expect(res.status).toBe(400);
     expect(res.headers.get('content-type')).toMatch(/^application\/problem\+json/);
     expect((await lab.call('GET', `/api/v1/clusters/${id}`)).status).toBe(200);
+
+    // The Zot certificate recorded on first use is insisted on: another registry with its own
+    // certificate on the same address is refused before any request goes out.
+    await zot.stop();
+    zot = await startDockerRegistry(join(lab.dir, 'impostor'), { host: VIP, port: 30003, tls: true });
+    const impostor = await lab.call('POST', `/api/v1/clusters/${id}/packs`, { archive: archive.path });
+    expect(impostor.status).toBe(502);
+    expect(impostor.body.detail).toContain(`has SHA-256 ${zot.fingerprint}, pinned is ${await lab.svc.store.clusters.pin(registryPinKey(id, zot.url))}`);
+    expect((await zot.get('/v2/_catalog')).body.toString()).toBe('{"repositories":[]}\n');
   });
 
   it('pushes from the CLI, with exit codes', async () => {

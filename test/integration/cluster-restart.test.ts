@@ -3,12 +3,10 @@
 // must not repeat did not: each follower's link apply and the leader's cluster create are counted
 // by the stand-ins and must each be exactly one.
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { REQUIRED_IPXE_BINARIES } from '../../server/boot/ipxe-binaries.js';
@@ -17,49 +15,9 @@ import { openSqliteStore } from '../../server/store/sqlite/sqlite-store.js';
 import { KubeStandin } from '../support/kube-standin.js';
 import { startStandinRack, type StandinRack } from '../support/local-api-standin/index.js';
 import { Prng } from '../support/prng.js';
-import { CLI, REPO } from '../support/rackboot-process.js';
+import { killRackbootChild as kill, startRackbootChild as startChild, type RackbootChild as Child } from '../support/rackboot-child.js';
 
 const SEED = Number(process.env.RB_RESTART_SEED ?? Date.now() % 100_000);
-
-interface Child {
-  proc: ChildProcess;
-  api: string;
-  out: () => string;
-}
-
-async function startChild(config: string, cwd: string): Promise<Child> {
-  // Node itself with tsx's loader, not the tsx wrapper: SIGKILL must hit the process that runs
-  // rackboot (the wrapper would die alone and leave its child running).
-  const tsx = join(REPO, 'node_modules/tsx/dist');
-  const proc = spawn(process.execPath, ['--require', join(tsx, 'preflight.cjs'), '--import', pathToFileURL(join(tsx, 'loader.mjs')).href, CLI, 'serve', '--config', config], {
-    cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  proc.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-  proc.stderr!.on('data', (d: Buffer) => (out += d.toString()));
-  const port = await new Promise<number>((ok, fail) => {
-    const timer = setTimeout(() => fail(new Error(`rackboot did not start:\n${out}`)), 90_000);
-    const check = () => {
-      const m = /"address":"127\.0\.0\.1:(\d+)"/.exec(out);
-      if (m !== null && out.includes('rackboot is serving')) {
-        clearTimeout(timer);
-        ok(Number(m[1]));
-      }
-    };
-    proc.stdout!.on('data', check);
-    proc.stderr!.on('data', check);
-    proc.once('exit', (code) => (clearTimeout(timer), fail(new Error(`rackboot exited with ${code}:\n${out}`))));
-  });
-  return { proc, api: `http://127.0.0.1:${port}`, out: () => out };
-}
-
-async function kill(c: Child): Promise<void> {
-  if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
-  const gone = new Promise<void>((r) => c.proc.once('exit', () => r()));
-  c.proc.kill('SIGKILL');
-  await gone;
-}
 
 describe('formation survives SIGKILL', () => {
   let dir: string;

@@ -89,8 +89,11 @@ export interface OciArchive {
   blobs: Map<string, Buffer>;
 }
 
-/** An OCI image layout with one image per tag (config + two layers, one shared by all), as a tar. */
-export function makeOciArchive(dir: string, tags: string[]): OciArchive {
+/**
+ * An OCI image layout with one image per tag (config + two layers, one shared by all), as a tar.
+ * `ownBytes` sizes a tag's own layer (default 50 000).
+ */
+export function makeOciArchive(dir: string, tags: string[], ownBytes: Record<string, number> = {}): OciArchive {
   const layout = join(dir, 'layout');
   mkdirSync(join(layout, 'blobs', 'sha256'), { recursive: true });
   const blobs = new Map<string, Buffer>();
@@ -105,7 +108,7 @@ export function makeOciArchive(dir: string, tags: string[]): OciArchive {
   const index: object[] = [];
   for (const tag of tags) {
     const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux', rootfs: { type: 'layers', diff_ids: [] }, tag }));
-    const own = randomBytes(50_000);
+    const own = randomBytes(ownBytes[tag] ?? 50_000);
     const manifest = Buffer.from(
       JSON.stringify({
         schemaVersion: 2,

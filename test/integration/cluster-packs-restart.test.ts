@@ -1,0 +1,140 @@
+// The pack push step survives SIGKILL: rackboot (a child process) is killed in the middle of the
+// push, after the first image is in the registry and while a large one is going up, and started
+// again on the same data directory. The step runs again: the first image's blobs are found by their
+// digests and skipped, the certificate recorded on first use is insisted on, the cluster ends
+// enrolled, and every manifest and blob reads back with its digest.
+
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { stringify } from 'yaml';
+import { REQUIRED_IPXE_BINARIES } from '../../server/boot/ipxe-binaries.js';
+import { normalizeMachineInput } from '../../server/inventory/normalize.js';
+import { openSqliteStore } from '../../server/store/sqlite/sqlite-store.js';
+import { haveDockerRegistry, makeOciArchive, readBackDigests, startDockerRegistry, type OciArchive, type RunningRegistry } from '../support/docker-registry.js';
+import { KubeStandin } from '../support/kube-standin.js';
+import { startStandinRack, type StandinRack } from '../support/local-api-standin/index.js';
+import { killRackbootChild, startRackbootChild, type RackbootChild } from '../support/rackboot-child.js';
+
+if (!haveDockerRegistry && process.env.CI) throw new Error('docker-registry or openssl is missing: run scripts/install-deps.sh test');
+
+const VIP = '127.0.0.202';
+
+describe.skipIf(!haveDockerRegistry)('pack push survives SIGKILL', () => {
+  let dir: string;
+  let rack: StandinRack;
+  let kube: KubeStandin;
+  let zot: RunningRegistry;
+  let archive: OciArchive;
+  let child: RackbootChild | undefined;
+  let token = '';
+  const call = async (method: string, path: string, body?: unknown) => {
+    const res = await fetch(`${child!.api}${path}`, {
+      method,
+      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  beforeAll(async () => {
+    dir = mkdtempSync(join(tmpdir(), 'rb-packs-restart-'));
+    kube = new KubeStandin();
+    await kube.start();
+    rack = await startStandinRack(1, {
+      base: 21,
+      kubeconfig: (name) => kube.kubeconfig(name),
+      onClusterRunning: (nodes) => nodes.forEach((n) => kube.setNode(n.hostName, n.address, true)),
+    });
+    // A small image first, then one with a 128 MiB layer: the kill lands while that one uploads.
+    archive = makeOciArchive(join(dir, 'pack'), ['small-1', 'big-1'], { 'big-1': 128 * 1024 * 1024 });
+    zot = await startDockerRegistry(join(dir, 'zot'), { host: VIP, port: 30003, tls: true });
+  }, 120_000);
+  afterAll(async () => {
+    if (child !== undefined) await killRackbootChild(child);
+    await zot?.stop();
+    await rack?.stop();
+    await kube?.stop();
+    if (dir !== undefined) rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('pushes again after the restart, skipping the blobs already there, and ends enrolled', async () => {
+    const dataDir = join(dir, 'data');
+    const ipxeDir = join(dir, 'ipxe');
+    mkdirSync(ipxeDir, { recursive: true });
+    for (const name of REQUIRED_IPXE_BINARIES) writeFileSync(join(ipxeDir, name), randomBytes(512));
+    writeFileSync(join(dir, 'localapi.pw'), 'kairos-pw\n', { mode: 0o600 });
+    const bundle = join(dir, 'content.tar.zst');
+    writeFileSync(bundle, randomBytes(1024 * 1024));
+    const config = join(dir, 'rackboot.yaml');
+    writeFileSync(
+      config,
+      stringify({
+        advertiseAddress: '127.0.0.1',
+        dataDir,
+        http: { listen: '127.0.0.1', port: 0 },
+        tftp: { enabled: false },
+        dhcp: { mode: 'off' },
+        boot: { ipxeDir },
+        log: { level: 'info' },
+        enrollment: { localApiPort: rack.port, passwordFile: join(dir, 'localapi.pw'), pollMs: 100 },
+      }),
+    );
+    const store = openSqliteStore(join(dataDir, 'rackboot.db'));
+    const h = rack.hosts[0]!;
+    const n = normalizeMachineInput({ name: 'pk-1', macs: ['52:54:00:cc:00:21'], network: { ip: h.address, prefix: 8, hostname: h.opts.hostName } });
+    if (!n.ok) throw new Error(JSON.stringify(n.issues));
+    await store.machines.create({ ...n.machine, state: 'installed' });
+    await store.close();
+
+    child = await startRackbootChild(config, dir);
+    token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
+    const created = await call('POST', '/api/v1/clusters', { name: 'packs', controlPlane: ['pk-1'], vip: VIP, contentBundle: bundle, packs: { archive: archive.path } });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.id as string;
+
+    // Kill as soon as the first image is reported pushed.
+    let after = 0;
+    for (let found = false; !found; ) {
+      const ev = (await call('GET', `/api/v1/clusters/${id}/events?after=${after}`)).body;
+      after = ev.next;
+      found = ev.items.some((e: { kind: string }) => e.kind === 'packs.pushed');
+      if (ev.items.some((e: { kind: string }) => e.kind === 'cluster.failed')) throw new Error(`cluster failed:\n${child.out().slice(-3000)}`);
+      if (!found) await new Promise((r) => setTimeout(r, 20));
+    }
+    await killRackbootChild(child);
+    const atKill = openSqliteStore(join(dataDir, 'rackboot.db'));
+    const stepAtKill = await atKill.clusters.step(id, 'packs-push');
+    await atKill.close();
+    expect(stepAtKill?.status, 'the push had already ended when the kill landed').toBe('started');
+
+    child = await startRackbootChild(config, dir);
+    let final: any;
+    const until = Date.now() + 120_000;
+    for (;;) {
+      final = (await call('GET', `/api/v1/clusters/${id}`)).body;
+      if (final.state !== 'forming' || Date.now() > until) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(final.state, `${final.stateReason}\n${child.out().slice(-3000)}`).toBe('enrolled');
+    expect(await readBackDigests(zot, 'packs', archive)).toEqual([]);
+
+    const events = (await call('GET', `/api/v1/clusters/${id}/events?limit=5000`)).body.items as { kind: string; detail?: any }[];
+    const small = events.filter((e) => e.kind === 'packs.pushed' && e.detail?.tag === 'small-1').map((e) => e.detail.blobs);
+    // Before the kill: uploaded. After the restart: found by digest and skipped.
+    expect(small).toEqual([
+      { uploaded: 3, present: 0, mounted: 0 },
+      { uploaded: 0, present: 3, mounted: 0 },
+    ]);
+    const big = events.filter((e) => e.kind === 'packs.pushed' && e.detail?.tag === 'big-1').map((e) => e.detail);
+    expect(big).toHaveLength(1);
+    expect(big[0].digest).toBe(archive.manifests.get('big-1'));
+    // The layer shared with small-1 is skipped, and so is whatever of big-1 made it before the kill.
+    expect(big[0].blobs.present).toBeGreaterThanOrEqual(1);
+    expect(big[0].blobs.present + big[0].blobs.uploaded).toBe(3);
+    // The certificate was trusted on first use once, then insisted on.
+    expect(events.filter((e) => e.kind === 'packs.registry-pinned')).toHaveLength(1);
+  }, 300_000);
+});
