@@ -21,6 +21,8 @@ export interface LocalApiTlsOptions {
   trustOnFirstUse?: boolean;
   /** Called once with the fingerprint learnt under trust on first use (`AB:CD:...`). */
   onPinned?: (fingerprintSha256: string) => void;
+  /** A peer that accepts TCP and never finishes the TLS handshake is given up after this. Default 30 s. */
+  handshakeTimeoutMs?: number;
 }
 
 /** Marker error the agent raises; the client maps it to RB_LOCALAPI_TLS_PIN. */
@@ -51,6 +53,7 @@ class PinCheckingAgent extends https.Agent {
   constructor(
     options: https.AgentOptions,
     private readonly check: (socket: tls.TLSSocket, host: string) => Error | undefined,
+    private readonly handshakeTimeoutMs: number,
   ) {
     super(options);
   }
@@ -69,7 +72,12 @@ class PinCheckingAgent extends https.Agent {
       callback?.(err, socket);
     };
     socket.once('error', finish);
-    socket.once('secureConnect', () => finish(this.check(socket, host) ?? null));
+    // The request's own timeout only starts once it has the socket, so the handshake needs its own.
+    socket.setTimeout(this.handshakeTimeoutMs, () => finish(new Error(`TLS handshake with ${host} timed out after ${this.handshakeTimeoutMs} ms`)));
+    socket.once('secureConnect', () => {
+      socket.setTimeout(0);
+      finish(this.check(socket, host) ?? null);
+    });
     return undefined;
   }
 
@@ -100,6 +108,6 @@ export function createPinnedAgent(opts: LocalApiTlsOptions): PinnedAgent | undef
   };
   // The pin authenticates the host, so chain verification (which a self-signed certificate fails)
   // is off for this agent only. keepAlive keeps the one TLS session across polls.
-  const agent = new PinCheckingAgent({ keepAlive: true, maxSockets: 4, rejectUnauthorized: false }, check);
+  const agent = new PinCheckingAgent({ keepAlive: true, maxSockets: 4, rejectUnauthorized: false }, check, opts.handshakeTimeoutMs ?? 30_000);
   return { agent, pinned: () => pin };
 }

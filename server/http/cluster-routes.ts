@@ -124,7 +124,12 @@ export async function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps
       if (bundle.registry === undefined && c.state !== 'enrolled') {
         return sendProblem(reply, 409, 'Conflict', `cluster ${c.name} is ${c.state}: its Zot is only there once the cluster is enrolled; name a registry to push elsewhere`);
       }
-      const r = await pushClusterPacks({ clusters: deps.clusters, timeline: deps.timeline, log: deps.log }, c, bundle);
+      // A client that goes away ends the push it started.
+      const gone = new AbortController();
+      reply.raw.once('close', () => {
+        if (!reply.raw.writableEnded) gone.abort('the API client went away');
+      });
+      const r = await pushClusterPacks({ clusters: deps.clusters, timeline: deps.timeline, log: deps.log }, c, bundle, gone.signal);
       if (!r.ok) return sendProblem(reply, r.kind === 'archive' || r.kind === 'config' ? 422 : 502, r.kind === 'refused' ? 'Registry refused the credentials' : 'Pack push failed', r.error);
       return { registry: r.registry, repository: r.repository, manifests: r.manifests.map((m) => ({ tag: m.tag, digest: m.digest, mediaType: m.mediaType, blobs: blobCounts(m) })) };
     },

@@ -22,6 +22,8 @@ export interface PushTarget {
   httpsAgent?: Agent;
   /** Abandons the push (requests in flight included). */
   signal?: AbortSignal;
+  /** Longest wait for one request's answer (a chunk upload included). Default 120 s. */
+  requestTimeoutMs?: number;
   /** Told as each manifest is stored, before the next one starts. */
   onManifest?: (m: PushedManifest) => Promise<void>;
 }
@@ -125,6 +127,8 @@ class RegistrySession {
       maxBodyLength: Infinity,
       responseType: 'text',
       transformResponse: [(d: unknown) => d],
+      // A registry that accepts and then says nothing must not hold the push forever.
+      timeout: t.requestTimeoutMs ?? 120_000,
       ...(t.httpsAgent === undefined ? {} : { httpsAgent: t.httpsAgent }),
       ...(t.signal === undefined ? {} : { signal: t.signal }),
     });
@@ -192,6 +196,7 @@ class RegistrySession {
     const sameOrigin = u.origin === new URL(this.t.registry).origin;
     const res = await axios.get<{ token?: string; access_token?: string }>(u.toString(), {
       validateStatus: () => true,
+      timeout: this.t.requestTimeoutMs ?? 120_000,
       proxy: false,
       ...(sameOrigin && this.t.httpsAgent !== undefined ? { httpsAgent: this.t.httpsAgent } : {}),
       ...(this.t.signal === undefined ? {} : { signal: this.t.signal }),
