@@ -79,6 +79,7 @@ describe('download progress', () => {
       jw.stdout!.on('data', (d: Buffer) => (jsonOut += d.toString()));
       jw.stderr!.on('data', (d: Buffer) => (jsonOut += d.toString()));
       const jsonExited = new Promise<number | null>((ok) => jw.on('exit', ok));
+      // Up to five reconnects two seconds apart before it gives up; none may hang.
       // `rackboot watch` with stdout a pipe (not a terminal): one plain line per change.
       watch = spawn(TSX, [CLI, 'watch', 'dl-1', '--server', rb.baseUrl, '--config', rb.configFile], { env: { ...process.env, RACKBOOT_TOKEN: '' } });
       const w = watch;
@@ -149,10 +150,13 @@ describe('download progress', () => {
       expect(done, jsonOut).toMatchObject({ event: 'progress', id: null });
       expect(messages.some((m) => m.event === 'timeline' && m.data.kind === 'artifact.fetched' && typeof m.id === 'string'), jsonOut).toBe(true);
 
+      // Ctrl-C: 130. A server that goes away: the stream cannot be reopened, watch says so and exits 1.
       w.kill('SIGINT');
-      jw.kill('SIGINT');
       expect(await exited).toBe(130);
-      expect(await jsonExited).toBe(130);
+      sse.close();
+      await rb.stop();
+      expect(await jsonExited).toBe(1);
+      expect(jsonOut).toMatch(/lost the event stream of http:\/\/127\.0\.0\.1:\d+/);
     } finally {
       sse?.close();
       if (watch !== null && watch.exitCode === null) watch.kill('SIGTERM');
