@@ -25,7 +25,6 @@ export const RegistryTlsSchema = Type.Object(
   },
   { additionalProperties: false },
 );
-export type RegistryTls = Static<typeof RegistryTlsSchema>;
 
 /** A registry to push to, as the operator names it (cluster definition or an on-demand push). */
 export const RegistryChoiceSchema = Type.Object(

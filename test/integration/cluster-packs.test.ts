@@ -148,6 +148,9 @@ describe.skipIf(!haveDockerRegistry)('pack bundles pushed by formation, the API 
     const bad = await lab.call('POST', `/api/v1/clusters/${id}/packs`, { archive: notLayout });
     expect(bad.status).toBe(422);
     expect(bad.body.issues).toEqual([{ field: 'archive', message: expect.stringMatching(/not an OCI image layout/) }]);
+    const defined = await lab.call('POST', '/api/v1/clusters', { name: 'nopacks', controlPlane: ['nope'], vip: '192.0.2.123', contentBundle: lab.bundle, packs: { archive: notLayout, tls: { insecure: true, pinSha256: 'zz' } } });
+    expect(defined.status).toBe(422);
+    expect(defined.body.issues.map((i: { field: string }) => i.field).sort()).toEqual(['controlPlane.0', 'packs.archive', 'packs.tls', 'packs.tls.pinSha256']);
     const missing = await lab.call('POST', `/api/v1/clusters/${id}/packs`, { archive: join(lab.dir, 'nope.tar') });
     expect(missing.status).toBe(422);
     expect(missing.body.issues[0].message).toMatch(/cannot read .*ENOENT/);
