@@ -103,6 +103,8 @@ export class ProgressBoard extends EventEmitter<{ progress: [SubjectProgress] }>
 
   constructor(private readonly o: ProgressBoardOptions) {
     super();
+    // One listener per event stream that asked for progress; the stream route caps how many there are.
+    this.setMaxListeners(0);
     this.intervalMs = o.intervalMs ?? 1000;
     this.minBytes = o.minBytes ?? 1 << 20;
     this.now = o.now ?? Date.now;
