@@ -58,11 +58,9 @@ function progressBar(m) {
   return bar;
 }
 
-/** The cluster a machine belongs to, whichever way the record names it. */
+/** The name of the cluster a machine is a member of, if any. */
 function clusterOf(m) {
-  const c = m.cluster ?? m.clusterName ?? m.clusterId ?? null;
-  if (c === null || c === undefined) return null;
-  return typeof c === 'object' ? (c.name ?? c.id ?? null) : String(c);
+  return membership.get(m.id) ?? null;
 }
 
 function ageCell(since) {
@@ -234,44 +232,115 @@ function timelineRow(e) {
 
 // ---------- clusters ----------
 
+/** Cluster names by member machine id, for grouping the fleet; refreshed whenever clusters are read. */
+const membership = new Map();
+
+function noteMembership(clusters) {
+  membership.clear();
+  for (const c of clusters) for (const mem of c.members) membership.set(mem.machineId, c.name);
+}
+
+/** The formation step under way (or the last one finished), as "step (machine)". */
+function formationStep(c) {
+  if (c.steps.length === 0) return c.state === 'forming' ? 'starting' : null;
+  const byTime = [...c.steps].sort((a, b) => (a.startedAt < b.startedAt ? -1 : a.startedAt > b.startedAt ? 1 : 0));
+  const running = byTime.filter((s) => s.status === 'started');
+  const s = running.length > 0 ? running[running.length - 1] : byTime[byTime.length - 1];
+  const who = s.machineId === '' ? null : (c.members.find((mem) => mem.machineId === s.machineId)?.name ?? s.machineId);
+  return `${s.step}${who ? ` (${who})` : ''}${s.status === 'done' ? ', done' : ''}`;
+}
+
+function clusterState(state) {
+  const cls = state === 'failed' ? 'failed' : state === 'enrolled' ? 'done' : 'run';
+  return h('span', { class: `state ${cls}`, 'data-state': state }, state);
+}
+
 async function showClusters() {
   page = { name: 'clusters' };
   const clusters = await allClusters();
   if (page.name !== 'clusters') return;
-  if (clusters === null) {
-    return replace(
-      view,
-      h('h1', null, 'Clusters'),
-      h('div', { class: 'empty', id: 'clusters-empty' }, 'This rackboot has no cluster API yet: cluster formation shows here once enrollment is available.'),
-    );
-  }
+  noteMembership(clusters);
   if (clusters.length === 0) {
-    return replace(view, h('h1', null, 'Clusters'), h('div', { class: 'empty', id: 'clusters-empty' }, 'No clusters yet: machines join one as they enroll.'));
+    return replace(view, h('h1', null, 'Clusters'), h('div', { class: 'empty', id: 'clusters-empty' }, 'No clusters yet: define one with POST /api/v1/clusters once its machines are installed.'));
   }
-  replace(view, h('h1', null, 'Clusters'), clusters.map(clusterCard));
+  replace(view, h('h1', null, 'Clusters'), clusters.map((c) => clusterCard(c, true)));
 }
 
-function clusterCard(c) {
-  const name = c.name ?? c.id;
-  const listed = c.members ?? c.machines ?? null;
-  const members = Array.isArray(listed)
-    ? listed.map((x) => (typeof x === 'string' ? (machines.get(x) ?? { id: x, name: x, state: '?' }) : { ...(machines.get(x.machineId ?? x.id) ?? {}), ...x }))
-    : [...machines.values()].filter((m) => clusterOf(m) === name);
-  const ready = members.filter((m) => m.state === PIPELINE[PIPELINE.length - 1]).length;
+async function showCluster(id) {
+  page = { name: 'cluster', id };
+  let c;
+  try {
+    c = await api(`/api/v1/clusters/${encodeURIComponent(id)}`);
+  } catch (e) {
+    if (e instanceof ApiError && e.status === 404) return replace(view, h('div', { class: 'empty' }, 'No such cluster.'));
+    throw e;
+  }
+  const events = [];
+  for (let after = 0; ; ) {
+    const r = await api(`/api/v1/clusters/${encodeURIComponent(id)}/events?after=${after}&limit=5000`);
+    events.push(...r.items);
+    if (r.items.length === 0 || r.next === after) break;
+    after = r.next;
+  }
+  if (page.name !== 'cluster' || page.id !== id) return;
+  replace(
+    view,
+    h('p', null, h('a', { href: '#/clusters' }, '← Clusters')),
+    clusterCard(c, false),
+    h('h2', null, 'Formation timeline ', h('span', { class: 'muted' }, `(${events.length} events)`)),
+    events.length === 0
+      ? h('div', { class: 'empty' }, 'Nothing recorded yet: events appear here as the cluster forms.')
+      : h(
+          'table',
+          { id: 'cluster-timeline' },
+          h('thead', null, h('tr', null, ['Time', 'Step', 'Message'].map((t) => h('th', null, t)))),
+          h(
+            'tbody',
+            null,
+            events.map((e) => h('tr', { class: `outcome-${e.outcome}`, 'data-event': e.id }, h('td', { class: 'mono' }, clock(e.ts)), h('td', { class: 'mono' }, e.kind), h('td', { class: 'message' }, e.message))),
+          ),
+        ),
+  );
+}
+
+function clusterCard(c, linked) {
+  // Member states come from the live machine list when it has them, so SSE updates show at once.
+  const members = c.members.map((mem) => ({ ...mem, ...(machines.get(mem.machineId) ?? {}), role: mem.role, id: mem.machineId }));
+  const enrolled = members.filter((m) => m.state === 'enrolled').length;
+  const step = formationStep(c);
   return h(
     'section',
-    { class: 'cluster', 'data-cluster': name },
-    h('h2', null, name, ' ', c.state ? stateBadge(c.state) : null, ' ', h('span', { class: 'muted' }, `${ready} of ${members.length} members enrolled`)),
-    c.stateReason || c.message ? h('p', { class: 'muted' }, c.stateReason ?? c.message) : null,
+    { class: 'cluster', 'data-cluster': c.name },
+    h('h2', null, linked ? h('a', { href: `#/clusters/${c.id}` }, c.name) : c.name, ' ', clusterState(c.state), ' ', h('span', { class: 'muted' }, `${enrolled} of ${members.length} members enrolled`)),
+    h(
+      'dl',
+      { class: 'facts' },
+      [
+        ['Formation step', step && h('span', { class: 'mono formation-step' }, step)],
+        ['Reason', c.stateReason],
+        ['In state for', h('span', { class: 'age', 'data-since': c.stateEnteredAt }, age(c.stateEnteredAt))],
+        ['VIP', c.spec?.vip && h('span', { class: 'mono' }, c.spec.vip)],
+        ['ID', h('span', { class: 'mono' }, c.id)],
+      ]
+        .filter(([, v]) => v !== null && v !== undefined && v !== '')
+        .map(([k, v]) => [h('dt', null, k), h('dd', null, v)]),
+    ),
     h(
       'table',
-      null,
+      { class: 'members' },
       h('thead', null, h('tr', null, ['Member', 'Role', 'State', 'Progress'].map((t) => h('th', null, t)))),
       h(
         'tbody',
         null,
         members.map((m) =>
-          h('tr', null, h('td', null, m.id ? h('a', { href: `#/machines/${m.id}` }, m.name ?? m.id) : m.name), h('td', null, m.role ?? ''), h('td', null, stateBadge(m.state ?? '?')), h('td', null, progressBar(m))),
+          h(
+            'tr',
+            { 'data-member': m.name ?? m.id },
+            h('td', null, h('a', { href: `#/machines/${m.id}` }, m.name ?? m.id)),
+            h('td', null, m.role),
+            h('td', null, stateBadge(m.state ?? '?')),
+            h('td', null, progressBar(m)),
+          ),
         ),
       ),
     ),
@@ -285,7 +354,9 @@ async function route() {
   for (const a of document.querySelectorAll('[data-nav]')) a.classList.toggle('active', (a.getAttribute('data-nav') === 'clusters') === hash.startsWith('#/clusters'));
   const mm = /^#\/machines\/([0-9a-f-]{36})$/.exec(hash);
   try {
+    const cm = /^#\/clusters\/([0-9a-f-]{36})$/.exec(hash);
     if (mm) await showMachine(mm[1]);
+    else if (cm) await showCluster(cm[1]);
     else if (hash.startsWith('#/clusters')) await showClusters();
     else {
       page = { name: 'fleet' };
@@ -329,6 +400,7 @@ function rerender() {
   if (page.name === 'fleet') renderFleet();
   else if (page.name === 'machine') renderMachine();
   else if (page.name === 'clusters') void showClusters().catch(failed);
+  else if (page.name === 'cluster') void showCluster(page.id).catch(failed);
 }
 
 /** An install stage reports no bytes: its step on the ladder and the time it may take. */
@@ -348,8 +420,9 @@ function onLive(kind, data) {
     if (data.subject === 'machine' && (page.name === 'fleet' || (page.name === 'machine' && page.id === data.id))) rerender();
     return;
   }
-  if (kind === 'cluster' || data.cluster !== undefined || (typeof data.kind === 'string' && data.kind.startsWith('cluster.'))) {
+  if (kind === 'cluster' || typeof data.clusterId === 'string' || data.cluster !== undefined || (typeof data.kind === 'string' && data.kind.startsWith('cluster.'))) {
     if (page.name === 'clusters') void showClusters().catch(failed);
+    else if (page.name === 'cluster' && (page.id === data.clusterId || page.id === data.id)) void showCluster(page.id).catch(failed);
   }
   const machine = data.machine && typeof data.machine === 'object' ? data.machine : null;
   const id = machine?.id ?? data.machineId ?? null;
@@ -396,6 +469,7 @@ async function start() {
   /** @type {HTMLElement} */ (document.getElementById('logout')).hidden = false;
   machines.clear();
   for (const m of await allMachines()) machines.set(m.id, m);
+  noteMembership(await allClusters());
   startFollowing();
   await route();
 }

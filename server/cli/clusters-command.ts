@@ -1,24 +1,35 @@
+import type { Cluster, ClusterEvent, ClusterStep } from '../enrollment/cluster.js';
 import type { ApiTarget } from './api-client.js';
-import { apiCall, CliFailure, describeProblem } from './api-call.js';
-import { structured, table, type OutputFormat } from './output.js';
+import { apiCall, apiOrFail, CliFailure, describeProblem } from './api-call.js';
+import { oneLine, since, structured, table, type OutputFormat } from './output.js';
 
-interface ClusterView {
-  id?: string;
-  name?: string;
-  state?: string;
-  members?: unknown[];
-  machines?: unknown[];
-  createdAt?: string;
+/** A cluster as GET /api/v1/clusters/{id} shows it: members carry their machine's name and state. */
+export interface ClusterView extends Omit<Cluster, 'members'> {
+  members: Array<{ machineId: string; role: string; name: string | null; state: string | null }>;
+  steps: ClusterStep[];
 }
 
-/** `rackboot clusters`: the clusters being formed or formed, when this rackboot has the cluster API. */
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
+
+async function allClusters(t: ApiTarget): Promise<ClusterView[]> {
+  const a = await apiCall<{ items: ClusterView[] }>(t, 'GET', '/api/v1/clusters');
+  if (!a.ok) throw new CliFailure(describeProblem(a.status, a.problem), 1);
+  return a.body.items;
+}
+
+/** The formation step under way, or the last one finished: "step (machine)". */
+export function formationStep(c: ClusterView): string {
+  if (c.steps.length === 0) return c.state === 'forming' ? 'starting' : '-';
+  const byTime = [...c.steps].sort((a, b) => a.startedAt.localeCompare(b.startedAt));
+  const running = byTime.filter((s) => s.status === 'started');
+  const s = running.length > 0 ? running[running.length - 1]! : byTime[byTime.length - 1]!;
+  const who = s.machineId === '' ? null : (c.members.find((m) => m.machineId === s.machineId)?.name ?? s.machineId);
+  return `${s.step}${who === null ? '' : ` (${who})`}${s.status === 'done' ? ', done' : ''}`;
+}
+
+/** `rackboot clusters [list]`: every cluster with its state, formation step and members. */
 export async function listClusters(t: ApiTarget, format: OutputFormat, out: NodeJS.WritableStream): Promise<number> {
-  const a = await apiCall<{ items: ClusterView[] } | ClusterView[]>(t, 'GET', '/api/v1/clusters?limit=1000');
-  if (!a.ok) {
-    if (a.status === 404 && a.problem.detail?.startsWith('GET /api/v1/clusters')) throw new CliFailure('this rackboot has no cluster API (clusters come with enrollment)', 1);
-    throw new CliFailure(describeProblem(a.status, a.problem), 1);
-  }
-  const items = Array.isArray(a.body) ? a.body : a.body.items;
+  const items = await allClusters(t);
   if (format !== 'table') {
     out.write(structured(items, format));
     return 0;
@@ -27,11 +38,57 @@ export async function listClusters(t: ApiTarget, format: OutputFormat, out: Node
     items.length === 0
       ? 'no clusters\n'
       : table(items, [
-          { title: 'name', value: (c) => c.name ?? c.id ?? '?' },
-          { title: 'state', value: (c) => c.state ?? '-' },
-          { title: 'members', value: (c) => String((c.members ?? c.machines ?? []).length), align: 'right' },
-          { title: 'created', value: (c) => c.createdAt ?? '-' },
+          { title: 'name', value: (c) => c.name },
+          { title: 'state', value: (c) => c.state },
+          { title: 'step', value: (c) => formationStep(c) },
+          { title: 'members', value: (c) => c.members.map((m) => `${m.name ?? m.machineId}=${m.state ?? '?'}`).join(' ') },
+          { title: 'age', value: (c) => since(c.createdAt), align: 'right' },
         ]),
   );
+  return 0;
+}
+
+/** `rackboot clusters show NAME|ID`: one cluster, its members and its formation timeline. */
+export async function showCluster(t: ApiTarget, nameOrId: string, format: OutputFormat, out: NodeJS.WritableStream): Promise<number> {
+  const found = UUID.test(nameOrId) ? null : (await allClusters(t)).find((c) => c.name === nameOrId);
+  if (!UUID.test(nameOrId) && found === undefined) throw new CliFailure(`no cluster named '${nameOrId}'`, 1);
+  const id = found?.id ?? nameOrId;
+  const c = await apiOrFail<ClusterView>(t, 'GET', `/api/v1/clusters/${id}`);
+  const events: ClusterEvent[] = [];
+  for (let after = 0; ; ) {
+    const page = await apiOrFail<{ items: ClusterEvent[]; next: number }>(t, 'GET', `/api/v1/clusters/${id}/events?after=${after}&limit=5000`);
+    events.push(...page.items);
+    if (page.items.length === 0 || page.next === after) break;
+    after = page.next;
+  }
+  if (format !== 'table') {
+    out.write(structured({ ...c, events }, format));
+    return 0;
+  }
+  const facts: Array<[string, string | null]> = [
+    ['name', c.name],
+    ['id', c.id],
+    ['state', `${c.state} (for ${since(c.stateEnteredAt)}, since ${c.stateEnteredAt})`],
+    ['reason', c.stateReason],
+    ['step', formationStep(c)],
+    ['vip', c.spec.vip],
+    ['created', c.createdAt],
+  ];
+  for (const [k, v] of facts) if (v !== null && v !== '') out.write(`${`${k}:`.padEnd(9)} ${oneLine(v)}\n`);
+  out.write('\nmembers:\n');
+  out.write(table(c.members, [
+    { title: 'machine', value: (m) => m.name ?? m.machineId },
+    { title: 'role', value: (m) => m.role },
+    { title: 'state', value: (m) => m.state ?? '?' },
+  ]));
+  out.write(`\ntimeline (${events.length} events):\n`);
+  if (events.length > 0) {
+    out.write(table(events, [
+      { title: 'time', value: (e) => e.ts },
+      { title: 'outcome', value: (e) => e.outcome },
+      { title: 'kind', value: (e) => e.kind },
+      { title: 'message', value: (e) => oneLine(e.message) },
+    ]));
+  }
   return 0;
 }

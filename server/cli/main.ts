@@ -8,7 +8,7 @@ import { apiTarget, type ApiTarget } from './api-client.js';
 import { CliFailure } from './api-call.js';
 import { addArtifact, listArtifacts } from './artifacts-command.js';
 import { bmcAdd, bmcList, bmcProvision } from './bmc-command.js';
-import { listClusters } from './clusters-command.js';
+import { listClusters, showCluster } from './clusters-command.js';
 import { pushPacks, type PushPacksOptions } from './push-packs-command.js';
 import { machineEvents } from './events-command.js';
 import { labDown } from '../lab/lab-down.js';
@@ -302,24 +302,31 @@ function buildProgram(setCode: (code: number) => void): Command {
     .option('-d, --dir <dir>', 'lab directory', DEFAULT_LAB_DIR)
     .action(act(async (o: { dir: string }) => labDown(o.dir, process.stdout)));
 
-  const clusters = withOutput(withApi(program.command('clusters').description('clusters being formed and formed'))).action(act(async (o: ApiOpts & OutOpts) => listClusters(await target(o), o.output, process.stdout)));
-  // --server, --token, --config and -o belong to `clusters`, which parses them wherever they stand.
-  clusters
-    .command('push-packs <cluster> <archive>')
-    .description("push an OCI image-layout archive (a path on the rackboot host) to the cluster's Zot or --registry; takes the API options of clusters")
-    .option('--registry <url>', 'registry base URL (default https://<VIP>:30003, the cluster\'s Zot)')
-    .option('--repository <name>', 'repository the manifests go to', 'packs')
-    .option('--credentials-file <file>', 'file with username:password on its first line (read by rackboot)')
-    .option('--ca-file <file>', 'CA bundle the registry certificate must chain to')
-    .option('--pin <sha256>', 'SHA-256 fingerprint the registry certificate must have')
-    .option('--tofu', 'trust the first certificate seen and record it (the default for the cluster\'s Zot)')
-    .option('--insecure', 'do not verify the registry certificate at all')
-    .action(
-      act(async (cluster: string, archive: string, o: PushPacksOptions) => {
-        const api = clusters.opts<ApiOpts & OutOpts>();
-        return pushPacks(await target(api), cluster, archive, o, api.output, process.stdout);
-      }),
-    );
+  const clusters = program.command('clusters').description('clusters being formed and formed');
+  withOutput(withApi(clusters.command('list', { isDefault: true }).description('every cluster with its state, formation step and members'))).action(
+    act(async (o: ApiOpts & OutOpts) => listClusters(await target(o), o.output, process.stdout)),
+  );
+  withOutput(withApi(clusters.command('show').description('one cluster: members and formation timeline').argument('<cluster>', 'name or id'))).action(
+    act(async (c: string, o: ApiOpts & OutOpts) => showCluster(await target(o), c, o.output, process.stdout)),
+  );
+  withOutput(
+    withApi(
+      clusters
+        .command('push-packs')
+        .description("push an OCI image-layout archive (a path on the rackboot host) to the cluster's Zot or --registry")
+        .argument('<cluster>', 'name or id')
+        .argument('<archive>', 'OCI image-layout tar on the rackboot host')
+        .option('--registry <url>', 'registry base URL (default https://<VIP>:30003, the cluster\'s Zot)')
+        .option('--repository <name>', 'repository the manifests go to', 'packs')
+        .option('--credentials-file <file>', 'file with username:password on its first line (read by rackboot)')
+        .option('--ca-file <file>', 'CA bundle the registry certificate must chain to')
+        .option('--pin <sha256>', 'SHA-256 fingerprint the registry certificate must have')
+        .option('--tofu', 'trust the first certificate seen and record it (the default for the cluster\'s Zot)')
+        .option('--insecure', 'do not verify the registry certificate at all'),
+    ),
+  ).action(
+    act(async (cluster: string, archive: string, o: ApiOpts & OutOpts & PushPacksOptions) => pushPacks(await target(o), cluster, archive, o, o.output, process.stdout)),
+  );
   return program;
 }
 

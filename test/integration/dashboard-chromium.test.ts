@@ -3,6 +3,7 @@ import { get as httpGet, type IncomingMessage } from 'node:http';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { clusterEvents, closedLoopbackPort, defineFormingCluster } from '../support/forming-cluster.js';
 import { NETBOOT_PROFILE, REPO, runCli, startRackbootProcess, type RackbootProcess } from '../support/rackboot-process.js';
 
 // The dashboard in Debian's headless Chromium, driven by playwright-core: sign in with a viewer token,
@@ -32,7 +33,7 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in headless Chromium', () => 
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    rb = await startRackbootProcess({ boot: { defaultProfile: 'appliance' }, profiles: { appliance: NETBOOT_PROFILE } });
+    rb = await startRackbootProcess({ boot: { defaultProfile: 'appliance' }, profiles: { appliance: NETBOOT_PROFILE }, enrollment: { localApiPort: await closedLoopbackPort(), pollMs: 200 } });
     const inventory = [
       { name: 'cp-1', macs: ['02:00:00:00:20:01'], rack: 'r1', role: 'control-plane', bmc: { address: '192.0.2.21', vendor: 'Dell' } },
       { name: 'cp-2', macs: ['02:00:00:00:20:02'], rack: 'r1', role: 'control-plane' },
@@ -151,15 +152,47 @@ describe.skipIf(CHROMIUM === undefined)('dashboard in headless Chromium', () => 
     }
   }, 60_000);
 
-  it('shows the cluster view, or a clear empty state without the cluster API', async () => {
+  it('shows a cluster defined through the API: its state, formation step, members and timeline', async () => {
     await page.goto(`${rb.baseUrl}/ui/#/clusters`);
-    const api = await rb.api('GET', '/api/v1/clusters');
-    if (api.status === 404) {
-      await expect.poll(() => page.locator('#clusters-empty').textContent()).toContain('no cluster API');
-    } else {
-      await page.locator('section.cluster, #clusters-empty').first().waitFor();
-    }
-  }, 30_000);
+    await expect.poll(() => page.locator('#clusters-empty').textContent()).toContain('No clusters yet');
+    const cluster = await defineFormingCluster(rb, 'edge-b', [
+      { name: 'edge-b-1', mac: '02:00:00:00:20:11', ip: '127.0.0.81' },
+      { name: 'edge-b-2', mac: '02:00:00:00:20:12', ip: '127.0.0.82' },
+    ]);
+    const events = await clusterEvents(rb, cluster.id);
+    // The list page picks the new cluster up from the event stream or on the next visit.
+    await page.goto(`${rb.baseUrl}/ui/#/`);
+    await page.goto(`${rb.baseUrl}/ui/#/clusters`);
+    const card = page.locator('section.cluster[data-cluster="edge-b"]');
+    await card.waitFor();
+    expect(await card.locator('tr[data-member] td:first-child').allTextContents()).toEqual(['edge-b-1', 'edge-b-2']);
+    expect(await card.locator('tr[data-member] td:nth-child(2)').allTextContents()).toEqual(['control-plane', 'worker']);
+    await card.locator('h2 a').click();
+    await page.locator('#cluster-timeline').waitFor();
+    const api = (await rb.api<{ state: string; steps: Array<{ step: string }> }>('GET', `/api/v1/clusters/${cluster.id}`)).body;
+    await expect.poll(() => page.locator('section.cluster h2 .state').first().getAttribute('data-state')).toBe(api.state);
+    const step = (await page.locator('.formation-step').textContent()) ?? '';
+    expect(['starting', ...api.steps.map((x) => x.step)]).toContain(step.split(' ')[0]!.replace(/,$/, ''));
+    const memberStates = async () => (await rb.api<{ members: Array<{ name: string; state: string }> }>('GET', `/api/v1/clusters/${cluster.id}`)).body.members.map((m) => `${m.name}=${m.state}`);
+    const shownStates = async () => {
+      const out: string[] = [];
+      for (const row of await page.locator('tr[data-member]').all()) out.push(`${await row.getAttribute('data-member')}=${await row.locator('.state').getAttribute('data-state')}`);
+      return out;
+    };
+    await expect.poll(async () => JSON.stringify(await shownStates()) === JSON.stringify(await memberStates())).toBe(true);
+    const messages = await page.locator('#cluster-timeline td.message').allTextContents();
+    expect(messages).toContain(events[0]!.message);
+    expect(await page.locator('#cluster-timeline td:nth-child(2)').first().textContent()).toBe(events[0]!.kind);
+    // In the fleet, the members group under their cluster.
+    await page.goto(`${rb.baseUrl}/ui/#/`);
+    await page.locator('#group-by').selectOption('cluster');
+    await expect.poll(() => page.locator('tr.group[data-group="edge-b"]').textContent()).toBe('cluster edge-b · 2');
+    const shot = join(ARTIFACTS, 'dashboard-cluster.png');
+    await page.goto(`${rb.baseUrl}/ui/#/clusters/${cluster.id}`);
+    await page.locator('#cluster-timeline').waitFor();
+    await page.screenshot({ path: shot, fullPage: true });
+    console.log(`dashboard screenshot: ${shot}`);
+  }, 90_000);
 
   it('signs out: the session cookie stops working', async () => {
     const cookie = (await page.context().cookies())[0]!;
