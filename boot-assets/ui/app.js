@@ -48,6 +48,13 @@ function transferBar(t) {
   return h('span', { class: 'transfer', title, 'data-status': t.status }, bar, ` ${t.direction === 'upload' ? 'upload ' : ''}${t.label} ${pct}%${t.status === 'running' ? '' : ` ${t.status}`}`);
 }
 
+/** The cluster's content upload: the running attempt, or the newest one. */
+function clusterUpload(c) {
+  const p = progress.get(`cluster:${c.id}`);
+  if (p === undefined || p.transfers.length === 0) return null;
+  return transferBar(p.transfers.find((t) => t.status === 'running') ?? p.transfers[0]);
+}
+
 function progressBar(m) {
   const t = typeof m.id === 'string' ? transferOf(m) : null;
   if (t !== null) return transferBar(t);
@@ -317,6 +324,7 @@ function clusterCard(c, linked) {
       { class: 'facts' },
       [
         ['Formation step', step && h('span', { class: 'mono formation-step' }, step)],
+        ['Content upload', clusterUpload(c)],
         ['Reason', c.stateReason],
         ['In state for', h('span', { class: 'age', 'data-since': c.stateEnteredAt }, age(c.stateEnteredAt))],
         ['VIP', c.spec?.vip && h('span', { class: 'mono' }, c.spec.vip)],
@@ -418,6 +426,7 @@ function onLive(kind, data) {
     if (data.transfers.length === 0 && !data.stage) progress.delete(key);
     else progress.set(key, data);
     if (data.subject === 'machine' && (page.name === 'fleet' || (page.name === 'machine' && page.id === data.id))) rerender();
+    if (data.subject === 'cluster' && (page.name === 'clusters' || (page.name === 'cluster' && page.id === data.id))) rerender();
     return;
   }
   if (kind === 'cluster' || typeof data.clusterId === 'string' || data.cluster !== undefined || (typeof data.kind === 'string' && data.kind.startsWith('cluster.'))) {

@@ -1,0 +1,106 @@
+import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startEnrollmentLab, type EnrollmentLab } from '../support/enrollment-harness.js';
+import { REPO } from '../support/rackboot-process.js';
+
+// The dashboard's cluster formation view in Debian's headless Chromium: a 3-node cluster formed by
+// rackboot against the Local Management API stand-ins and the Kubernetes stand-in. The hosts are
+// silent when the cluster is defined, so the view first shows formation waiting at host-ready; once
+// they answer, the same page (no reload) follows the formation over the event stream to enrolled.
+
+const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
+if (CHROMIUM === undefined && process.env.CI) throw new Error('Debian chromium is missing in CI: run `bash scripts/install-deps.sh test`');
+
+const ARTIFACTS = join(REPO, 'test/.artifacts');
+
+describe.skipIf(CHROMIUM === undefined)('dashboard cluster formation view in headless Chromium', () => {
+  let lab: EnrollmentLab;
+  let browser: Browser;
+  let page: Page;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    mkdirSync(ARTIFACTS, { recursive: true });
+    lab = await startEnrollmentLab({ hosts: 3, base: 56, bundleBytes: 16 * 1024 * 1024 });
+    // Chromium refuses to run as root without --no-sandbox; the page is our own, on loopback.
+    browser = await chromium.launch({ executablePath: CHROMIUM!, headless: true, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
+    page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+  }, 120_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await lab?.close();
+  });
+
+  it('follows a 3-node formation live from host-ready to enrolled, with the upload retry and the members', async () => {
+    const token = readFileSync(join(lab.dir, 'data', 'admin.token'), 'utf8').trim();
+    await page.goto(`${lab.api}/ui/`);
+    await page.locator('#login-token').fill(token);
+    await page.locator('#login-form button[type=submit]').click();
+    await page.locator('#live.on').waitFor();
+
+    for (const h of lab.rack.hosts) await h.stop();
+    // The first upload is cut off part-way; formation uploads the whole bundle again.
+    lab.rack.hosts[0]!.failNext('V1ContentUpload', { status: 0, dropAfterBytes: 4 * 1024 * 1024 });
+    const names = lab.machines.map((m) => m.name);
+    const created = await lab.call('POST', '/api/v1/clusters', { name: 'rack-a', controlPlane: names, vip: '192.0.2.111', contentBundle: lab.bundle });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.id as string;
+
+    await page.goto(`${lab.api}/ui/#/clusters/${id}`);
+    const state = page.locator('section.cluster h2 .state').first();
+    const step = page.locator('.formation-step');
+    await expect.poll(() => step.textContent(), { timeout: 30_000 }).toMatch(/^host-ready \(node-edge-\d\)$/);
+    expect(await state.getAttribute('data-state')).toBe('forming');
+    const memberStates = async () => {
+      const out: string[] = [];
+      for (const row of await page.locator('tr[data-member]').all()) out.push(`${await row.getAttribute('data-member')}=${await row.locator('.state').getAttribute('data-state')}`);
+      return out.sort();
+    };
+    expect(await memberStates()).toEqual(names.map((n) => `${n}=installed`).sort());
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-cluster-waiting.png'), fullPage: true });
+
+    // From here the page is only updated by the event stream.
+    await page.evaluate('window.__samePage = true');
+    const seen: string[] = [];
+    const watcher = setInterval(() => {
+      void step.textContent().then(
+        (t) => {
+          if (t !== null && seen.at(-1) !== t) seen.push(t);
+        },
+        () => undefined,
+      );
+    }, 50);
+    try {
+      for (const h of lab.rack.hosts) await h.start();
+      await expect.poll(() => state.getAttribute('data-state'), { timeout: 120_000 }).toBe('enrolled');
+    } finally {
+      clearInterval(watcher);
+    }
+    expect(await page.evaluate('window.__samePage')).toBe(true);
+    console.log(`formation steps seen on screen: ${seen.join(' → ')}`);
+    expect(seen[0]).toMatch(/^host-ready/);
+
+    const api = (await lab.call('GET', `/api/v1/clusters/${id}`)).body as { state: string; members: Array<{ name: string; state: string }> };
+    expect(api.state).toBe('enrolled');
+    await expect.poll(memberStates).toEqual(names.map((n) => `${n}=enrolled`).sort());
+    expect(await page.locator('section.cluster h2 .muted').textContent()).toBe('3 of 3 members enrolled');
+
+    // The upload bar keeps the attempt that finished: the whole bundle, after the cut-off first one.
+    const upload = page.locator('section.cluster .transfer');
+    await expect.poll(() => upload.textContent()).toBe(' upload core-content.tar.zst 100% done');
+    expect(await upload.getAttribute('title')).toContain(`of ${(statSync(lab.bundle).size / 1048576).toFixed(1)} MiB, attempt 2`);
+
+    // The cluster's timeline on the page holds the formation from start to enrolled.
+    const kinds = await page.locator('#cluster-timeline td:nth-child(2)').allTextContents();
+    expect(kinds[0]).toBe('cluster.state');
+    expect(kinds).toContain('cluster.enrolled');
+    const shot = join(ARTIFACTS, 'dashboard-cluster-enrolled.png');
+    await page.screenshot({ path: shot, fullPage: true });
+    console.log(`dashboard screenshot: ${shot}`);
+    expect(pageErrors).toEqual([]);
+  }, 240_000);
+});
