@@ -130,9 +130,17 @@ export async function machineRoutes(app: FastifyInstance, deps: MachineRouteDeps
     const merged = normalizeMachineInput({ ...toInput(cur), ...fields });
     if (!merged.ok) return sendProblem(reply, 422, 'Invalid machine', 'the patch has invalid fields', merged.issues);
     const { state: _ignored, discovery: _d, ...patch } = merged.machine;
-    const full: MachinePatch = state === undefined ? patch : { ...patch, state };
+    // Failing a machine goes through the lifecycle, so its reason and last events are kept and a
+    // cluster it is forming with fails and stops too.
+    const failing = state === 'failed' && cur.state !== 'failed';
+    const full: MachinePatch = state === undefined || failing ? patch : { ...patch, state };
     try {
       const m = await deps.machines.update(id, full);
+      if (failing) {
+        const r = await deps.lifecycle.fail(id, 'marked failed through the API');
+        if (!r.ok) return sendProblem(reply, 409, 'Conflict', r.message);
+        return r.machine;
+      }
       if (state !== undefined && state !== cur.state) {
         await deps.timeline.record({ machineId: id, mac: null, source: 'api', kind: 'state.changed', outcome: 'info', message: `state set to ${state} by the API`, detail: { from: cur.state, to: state } });
       }
