@@ -211,9 +211,11 @@ describe('MAAS in the service', () => {
 
     // 4. MAAS goes away while they deploy and comes back with its database.
     await waitFor('deployments under way', () => (maasMachines.filter((mm) => mm.status === S.DEPLOYING).length >= 5 ? true : undefined));
-    // Longer than the client's own retries of a refused read (about 8 s), so the deployments see it.
+    // MAAS stays down until rackboot has given up on a read (past the client's own retries of about
+    // 8 s) and recorded MAAS unreachable, however slowly its polls come round on a loaded runner.
     await standin.stop();
-    await new Promise((r) => setTimeout(r, 12_000));
+    const seenDown = async () => (await Promise.all([...machines.values()].map((m) => events(h, m.id)))).flat().some((e) => e.kind === 'maas.unreachable');
+    await waitFor('rackboot to record MAAS unreachable', async () => ((await seenDown()) ? true : undefined), 120_000);
     await standin.start();
 
     // 5. Every machine ends: nine at installing (MAAS Deployed), one failed with MAAS's reason.
