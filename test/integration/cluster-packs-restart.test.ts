@@ -5,19 +5,16 @@
 // digests and skipped, the certificate recorded on first use is insisted on, the cluster ends
 // enrolled, and every manifest and blob reads back with its digest.
 
-import { randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
-import { REQUIRED_IPXE_BINARIES } from '../../server/boot/ipxe-binaries.js';
-import { normalizeMachineInput } from '../../server/inventory/normalize.js';
 import { openSqliteStore } from '../../server/store/sqlite/sqlite-store.js';
 import { haveDockerRegistry, makeOciArchive, readBackDigests, startDockerRegistry, type OciArchive, type RunningRegistry } from '../support/docker-registry.js';
 import { KubeStandin } from '../support/kube-standin.js';
 import { startGatedProxy, type GatedProxy } from '../support/gated-tcp-proxy.js';
 import { startStandinRack, type StandinRack } from '../support/local-api-standin/index.js';
+import { childApi, writeRestartLab } from '../support/restart-lab.js';
 import { killRackbootChild, startRackbootChild, type RackbootChild } from '../support/rackboot-child.js';
 
 if (!haveDockerRegistry && process.env.CI) throw new Error('docker-registry or openssl is missing: run scripts/install-deps.sh test');
@@ -32,16 +29,6 @@ describe.skipIf(!haveDockerRegistry)('pack push survives SIGKILL', () => {
   let relay: GatedProxy;
   let archive: OciArchive;
   let child: RackbootChild | undefined;
-  let token = '';
-  const call = async (method: string, path: string, body?: unknown) => {
-    const res = await fetch(`${child!.api}${path}`, {
-      method,
-      headers: { authorization: `Bearer ${token}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    return { status: res.status, body: (await res.json()) as any };
-  };
-
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'rb-packs-restart-'));
     kube = new KubeStandin();
@@ -68,37 +55,10 @@ describe.skipIf(!haveDockerRegistry)('pack push survives SIGKILL', () => {
   });
 
   it('pushes again after the restart, skipping the blobs already there, and ends enrolled', async () => {
-    const dataDir = join(dir, 'data');
-    const ipxeDir = join(dir, 'ipxe');
-    mkdirSync(ipxeDir, { recursive: true });
-    for (const name of REQUIRED_IPXE_BINARIES) writeFileSync(join(ipxeDir, name), randomBytes(512));
-    writeFileSync(join(dir, 'localapi.pw'), 'kairos-pw\n', { mode: 0o600 });
-    const bundle = join(dir, 'content.tar.zst');
-    writeFileSync(bundle, randomBytes(1024 * 1024));
-    const config = join(dir, 'rackboot.yaml');
-    writeFileSync(
-      config,
-      stringify({
-        advertiseAddress: '127.0.0.1',
-        dataDir,
-        http: { listen: '127.0.0.1', port: 0 },
-        tftp: { enabled: false },
-        dhcp: { mode: 'off' },
-        boot: { ipxeDir },
-        log: { level: 'info' },
-        enrollment: { localApiPort: rack.port, passwordFile: join(dir, 'localapi.pw'), pollMs: 100 },
-      }),
-    );
-    const store = openSqliteStore(join(dataDir, 'rackboot.db'));
-    const h = rack.hosts[0]!;
-    const n = normalizeMachineInput({ name: 'pk-1', macs: ['52:54:00:cc:00:21'], network: { ip: h.address, prefix: 8, hostname: h.opts.hostName } });
-    if (!n.ok) throw new Error(JSON.stringify(n.issues));
-    await store.machines.create({ ...n.machine, state: 'installed' });
-    await store.close();
-
+    const { config, dataDir, bundle, names } = await writeRestartLab(dir, rack, { namePrefix: 'pk-', macPrefix: '52:54:00:cc:00', bundleBytes: 1024 * 1024 });
     child = await startRackbootChild(config, dir);
-    token = readFileSync(join(dataDir, 'admin.token'), 'utf8').trim();
-    const created = await call('POST', '/api/v1/clusters', { name: 'packs', controlPlane: ['pk-1'], vip: VIP, contentBundle: bundle, packs: { archive: archive.path } });
+    const call = childApi(() => child!.api, dataDir);
+    const created = await call('POST', '/api/v1/clusters', { name: 'packs', controlPlane: names, vip: VIP, contentBundle: bundle, packs: { archive: archive.path } });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const id = created.body.id as string;
 
