@@ -11,7 +11,7 @@ export interface ClusterView extends Omit<Cluster, 'members'> {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-async function allClusters(t: ApiTarget): Promise<ClusterView[]> {
+export async function allClusters(t: ApiTarget): Promise<ClusterView[]> {
   const a = await apiCall<{ items: ClusterView[] }>(t, 'GET', '/api/v1/clusters');
   if (!a.ok) throw new CliFailure(describeProblem(a.status, a.problem), 1);
   return a.body.items;

@@ -3,6 +3,7 @@ import { MACHINE_STATES, type MachineState } from '../lifecycle/states.js';
 import type { SubjectProgress } from '../progress/progress-board.js';
 import type { ApiTarget } from './api-client.js';
 import { apiCall, CliFailure, listAll, resolveMachine } from './api-call.js';
+import { allClusters, formationStep, type ClusterView } from './clusters-command.js';
 import { followStream } from './event-stream.js';
 import { timelineEvent } from './events-command.js';
 import { bar, oneLine, since } from './output.js';
@@ -35,13 +36,6 @@ interface ClusterRow {
   /** The formation step under way (or last done) and its latest message. */
   step: string;
   note: string;
-}
-
-interface ClusterJson {
-  id: string;
-  name: string;
-  state: string;
-  steps?: Array<{ step: string; status: string }>;
 }
 
 /**
@@ -122,7 +116,7 @@ export async function watchMachines(t: ApiTarget, o: WatchOptions, out: NodeJS.W
       const initial = ids === null ? await listAll<Machine>(t, '/api/v1/machines') : await Promise.all(ids.map((id) => fetchMachine(t, id)));
       for (const m of initial) if (m !== null) rows.set(m.id, { machine: m, step: '' });
       if (rows.size === 0 && ids !== null) throw new CliFailure('none of the named machines exists', 1);
-      if (ids === null) for (const c of await fetchClusters(t)) clusters.set(c.id, { id: c.id, name: c.name, state: c.state, step: currentStep(c), note: '' });
+      if (ids === null) for (const c of await allClusters(t)) clusters.set(c.id, { id: c.id, name: c.name, state: c.state, step: formationStep(c), note: '' });
       if (json) out.write(`${JSON.stringify({ event: 'snapshot', id: null, data: { machines: [...rows.values()].map((r) => r.machine), clusters: [...clusters.values()].map(({ id, name, state, step }) => ({ id, name, state, step })) } })}\n`);
       else if (rows.size === 0 && clusters.size === 0) out.write('no machines yet; waiting for some\n');
       else render();
@@ -189,12 +183,6 @@ function parseJson(data: string): unknown {
   }
 }
 
-function currentStep(c: ClusterJson): string {
-  const steps = c.steps ?? [];
-  const s = [...steps].reverse().find((x) => x.status === 'started') ?? steps.at(-1);
-  return s === undefined ? '' : `${s.step}${s.status === 'done' ? ' done' : ''}`;
-}
-
 async function clusterEvent(t: ApiTarget, clusters: Map<string, ClusterRow>, data: string): Promise<void> {
   let e: { clusterId?: unknown; kind?: unknown; message?: unknown; detail?: { state?: unknown } };
   try {
@@ -206,22 +194,15 @@ async function clusterEvent(t: ApiTarget, clusters: Map<string, ClusterRow>, dat
   let c = clusters.get(e.clusterId);
   if (c === undefined) {
     // A cluster defined after watch started.
-    const r = await apiCall<ClusterJson>(t, 'GET', `/api/v1/clusters/${e.clusterId}`);
+    const r = await apiCall<ClusterView>(t, 'GET', `/api/v1/clusters/${e.clusterId}`);
     if (!r.ok) return;
-    c = { id: r.body.id, name: r.body.name, state: r.body.state, step: currentStep(r.body), note: '' };
+    c = { id: r.body.id, name: r.body.name, state: r.body.state, step: formationStep(r.body), note: '' };
     clusters.set(c.id, c);
   }
   if (e.kind === 'cluster.state' && typeof e.detail?.state === 'string') c.state = e.detail.state;
   if (e.kind.startsWith('step.')) c.step = e.kind.slice('step.'.length);
   // Upload quarters are on the bar already.
   if (e.kind !== 'content.upload-progress' && typeof e.message === 'string') c.note = e.message;
-}
-
-async function fetchClusters(t: ApiTarget): Promise<ClusterJson[]> {
-  const r = await apiCall<{ items: ClusterJson[] }>(t, 'GET', '/api/v1/clusters');
-  // A rackboot without cluster formation has no such route.
-  if (!r.ok) return [];
-  return r.body.items;
 }
 
 async function fetchMachine(t: ApiTarget, id: string): Promise<Machine | null> {
