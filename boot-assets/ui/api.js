@@ -37,21 +37,19 @@ export async function login(token) {
 export const logout = () => api('/api/v1/session', { method: 'DELETE' });
 export const whoami = () => api('/api/v1/session');
 
-/** Every machine, following the list's pages. */
-export async function allMachines() {
+/** Every item of a paginated list, following its pages. */
+async function allPages(path) {
   const items = [];
   for (let offset = 0; ; ) {
-    const page = await api(`/api/v1/machines?limit=1000&offset=${offset}`);
+    const page = await api(`${path}?limit=1000&offset=${offset}`);
     items.push(...page.items);
     offset += page.items.length;
     if (page.items.length === 0 || offset >= page.total) return items;
   }
 }
 
-/** Every cluster (the list is not paginated). */
-export async function allClusters() {
-  return (await api('/api/v1/clusters')).items;
-}
+export const allMachines = () => allPages('/api/v1/machines');
+export const allClusters = () => allPages('/api/v1/clusters');
 
 /**
  * Follows the server-sent event stream. The browser reconnects by itself and sends Last-Event-ID,

@@ -1,6 +1,6 @@
 import type { Cluster, ClusterEvent, ClusterStep } from '../enrollment/cluster.js';
 import type { ApiTarget } from './api-client.js';
-import { apiCall, apiOrFail, CliFailure, describeProblem } from './api-call.js';
+import { apiCall, apiOrFail, CliFailure, describeProblem, listAll } from './api-call.js';
 import { oneLine, since, structured, table, type OutputFormat } from './output.js';
 
 /** A cluster as GET /api/v1/clusters/{id} shows it: members carry their machine's name and state. */
@@ -11,10 +11,16 @@ export interface ClusterView extends Omit<Cluster, 'members'> {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 
-export async function allClusters(t: ApiTarget): Promise<ClusterView[]> {
-  const a = await apiCall<{ items: ClusterView[] }>(t, 'GET', '/api/v1/clusters');
-  if (!a.ok) throw new CliFailure(describeProblem(a.status, a.problem), 1);
-  return a.body.items;
+export function allClusters(t: ApiTarget, query: { state?: string } = {}): Promise<ClusterView[]> {
+  return listAll<ClusterView>(t, '/api/v1/clusters', query);
+}
+
+/** A cluster's id from its name or id, so every command takes either. */
+export async function resolveCluster(t: ApiTarget, nameOrId: string): Promise<string> {
+  if (UUID.test(nameOrId)) return nameOrId;
+  const found = (await allClusters(t)).find((c) => c.name === nameOrId);
+  if (found === undefined) throw new CliFailure(`no cluster named '${nameOrId}'`, 1);
+  return found.id;
 }
 
 /** The formation step under way, or the last one finished: "step (machine)". */
@@ -28,8 +34,8 @@ export function formationStep(c: ClusterView): string {
 }
 
 /** `rackboot clusters [list]`: every cluster with its state, formation step and members. */
-export async function listClusters(t: ApiTarget, format: OutputFormat, out: NodeJS.WritableStream): Promise<number> {
-  const items = await allClusters(t);
+export async function listClusters(t: ApiTarget, state: string | undefined, format: OutputFormat, out: NodeJS.WritableStream): Promise<number> {
+  const items = await allClusters(t, state === undefined ? {} : { state });
   if (format !== 'table') {
     out.write(structured(items, format));
     return 0;
@@ -50,9 +56,7 @@ export async function listClusters(t: ApiTarget, format: OutputFormat, out: Node
 
 /** `rackboot clusters show NAME|ID`: one cluster, its members and its formation timeline. */
 export async function showCluster(t: ApiTarget, nameOrId: string, format: OutputFormat, out: NodeJS.WritableStream): Promise<number> {
-  const found = UUID.test(nameOrId) ? null : (await allClusters(t)).find((c) => c.name === nameOrId);
-  if (!UUID.test(nameOrId) && found === undefined) throw new CliFailure(`no cluster named '${nameOrId}'`, 1);
-  const id = found?.id ?? nameOrId;
+  const id = await resolveCluster(t, nameOrId);
   const c = await apiOrFail<ClusterView>(t, 'GET', `/api/v1/clusters/${id}`);
   const events: ClusterEvent[] = [];
   for (let after = 0; ; ) {
@@ -90,5 +94,15 @@ export async function showCluster(t: ApiTarget, nameOrId: string, format: Output
       { title: 'message', value: (e) => oneLine(e.message) },
     ]));
   }
+  return 0;
+}
+
+/** `rackboot clusters retry|delete NAME|ID`: exit 0 done, 3 refused in the cluster's state (the problem says why), 1 otherwise. */
+export async function changeCluster(t: ApiTarget, action: 'retry' | 'delete', nameOrId: string, format: OutputFormat, out: NodeJS.WritableStream): Promise<number> {
+  const id = await resolveCluster(t, nameOrId);
+  const a = action === 'retry' ? await apiCall<ClusterView>(t, 'POST', `/api/v1/clusters/${id}/retry`) : await apiCall<null>(t, 'DELETE', `/api/v1/clusters/${id}`);
+  if (!a.ok) throw new CliFailure(describeProblem(a.status, a.problem), a.status === 409 ? 3 : 1);
+  if (format !== 'table') out.write(structured(action === 'retry' ? a.body : { id, deleted: true }, format));
+  else out.write(action === 'retry' ? `cluster ${nameOrId} is forming again (${formationStep(a.body as ClusterView)})\n` : `cluster ${nameOrId} deleted\n`);
   return 0;
 }

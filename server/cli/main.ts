@@ -8,7 +8,7 @@ import { apiTarget, type ApiTarget } from './api-client.js';
 import { CliFailure } from './api-call.js';
 import { addArtifact, listArtifacts } from './artifacts-command.js';
 import { bmcAdd, bmcList, bmcProvision } from './bmc-command.js';
-import { listClusters, showCluster } from './clusters-command.js';
+import { changeCluster, listClusters, showCluster } from './clusters-command.js';
 import { pushPacks, type PushPacksOptions } from './push-packs-command.js';
 import { machineEvents } from './events-command.js';
 import { labDown } from '../lab/lab-down.js';
@@ -303,8 +303,14 @@ function buildProgram(setCode: (code: number) => void): Command {
     .action(act(async (o: { dir: string }) => labDown(o.dir, process.stdout)));
 
   const clusters = program.command('clusters').description('clusters being formed and formed');
-  withOutput(withApi(clusters.command('list', { isDefault: true }).description('every cluster with its state, formation step and members'))).action(
-    act(async (o: ApiOpts & OutOpts) => listClusters(await target(o), o.output, process.stdout)),
+  withOutput(withApi(clusters.command('list', { isDefault: true }).description('every cluster with its state, formation step and members').option('--state <state>', 'only clusters in this state (forming, enrolled, failed)'))).action(
+    act(async (o: ApiOpts & OutOpts & { state?: string }) => listClusters(await target(o), o.state, o.output, process.stdout)),
+  );
+  withOutput(withApi(clusters.command('retry').description('form a failed cluster again once its cause is mended (done steps are not repeated)').argument('<cluster>', 'name or id'))).action(
+    act(async (c: string, o: ApiOpts & OutOpts) => changeCluster(await target(o), 'retry', c, o.output, process.stdout)),
+  );
+  withOutput(withApi(clusters.command('delete').description('forget a failed cluster; its installed members are free to join another').argument('<cluster>', 'name or id'))).action(
+    act(async (c: string, o: ApiOpts & OutOpts) => changeCluster(await target(o), 'delete', c, o.output, process.stdout)),
   );
   withOutput(withApi(clusters.command('show').description('one cluster: members and formation timeline').argument('<cluster>', 'name or id'))).action(
     act(async (c: string, o: ApiOpts & OutOpts) => showCluster(await target(o), c, o.output, process.stdout)),

@@ -1,6 +1,7 @@
 import { resolve } from 'node:path';
 import type { ApiTarget } from './api-client.js';
 import { apiCall, CliFailure, describeProblem } from './api-call.js';
+import { resolveCluster } from './clusters-command.js';
 import { structured, table, type OutputFormat } from './output.js';
 
 export interface PushPacksOptions {
@@ -51,13 +52,4 @@ export async function pushPacks(t: ApiTarget, cluster: string, archive: string, 
     ]),
   );
   return 0;
-}
-
-async function resolveCluster(t: ApiTarget, nameOrId: string): Promise<string> {
-  if (/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/.test(nameOrId)) return nameOrId;
-  const a = await apiCall<{ items: { id: string; name: string }[] }>(t, 'GET', '/api/v1/clusters');
-  if (!a.ok) throw new CliFailure(describeProblem(a.status, a.problem), 1);
-  const found = a.body.items.find((c) => c.name === nameOrId);
-  if (found === undefined) throw new CliFailure(`no cluster named '${nameOrId}'`, 1);
-  return found.id;
 }

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import type { ClusterRepo } from '../store/types.js';
+import type { ClusterFilter, ClusterRepo } from '../store/types.js';
 import type { Cluster, ClusterEvent, ClusterState, NewCluster } from './cluster.js';
 
 /**
@@ -24,6 +24,12 @@ export class ClusterFeed extends EventEmitter<{ event: [ClusterEvent] }> impleme
     return moved;
   }
 
+  async reopen(id: string): Promise<Cluster | null> {
+    const reopened = await this.inner.reopen(id);
+    if (reopened !== null) await this.stateEvent(reopened);
+    return reopened;
+  }
+
   async appendEvent(ev: Omit<ClusterEvent, 'id' | 'ts'>): Promise<ClusterEvent> {
     const stored = await this.inner.appendEvent(ev);
     this.emit('event', stored);
@@ -46,8 +52,11 @@ export class ClusterFeed extends EventEmitter<{ event: [ClusterEvent] }> impleme
   findByName(name: string) {
     return this.inner.findByName(name);
   }
-  list() {
-    return this.inner.list();
+  list(filter?: ClusterFilter) {
+    return this.inner.list(filter);
+  }
+  deleteFailed(id: string) {
+    return this.inner.deleteFailed(id);
   }
   inState(state: ClusterState) {
     return this.inner.inState(state);

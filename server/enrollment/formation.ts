@@ -18,7 +18,7 @@ import { basename } from 'node:path';
 import type { Logger } from 'pino';
 import type { LocalApiClient, LocalApiError, LocalApiResult, V1ClusterConfiguration, V1EdgeNativeMachinePoolConfig } from '../../local-api/index.js';
 import type { Machine } from '../inventory/machine.js';
-import type { Lifecycle } from '../lifecycle/lifecycle.js';
+import { Lifecycle } from '../lifecycle/lifecycle.js';
 import { MACHINE_STATES, type MachineState } from '../lifecycle/states.js';
 import type { ClusterRepo, MachineRepo } from '../store/types.js';
 import type { ProgressBoard, TransferHandle } from '../progress/progress-board.js';
@@ -58,6 +58,9 @@ export interface FormationDeps {
 /** A link token with less validity left than this is left to expire and a fresh one fetched. */
 const LINK_TOKEN_MARGIN_S = 10;
 
+/** The answer to an operator's change of a cluster (retry, delete). */
+export type ClusterChange = { ok: true } | { ok: false; status: 404 | 409; message: string };
+
 class FormationFailure extends Error {}
 class Stopped extends Error {}
 
@@ -80,7 +83,7 @@ export class ClusterFormation {
     // The watchdog times enrollment stages of members of clusters being formed, from the formation start.
     d.lifecycle.setEnrollmentClock(async () => {
       const since = new Map<string, number>();
-      for (const c of await d.clusters.inState('forming')) for (const m of c.members) since.set(m.machineId, Date.parse(c.createdAt));
+      for (const c of await d.clusters.inState('forming')) for (const m of c.members) since.set(m.machineId, Date.parse(c.stateEnteredAt));
       return since;
     });
     d.lifecycle.onFailure((machineId, reason) => this.memberFailed(machineId, reason));
@@ -117,6 +120,55 @@ export class ClusterFormation {
       const cur = await this.d.machines.get(m.machineId);
       if (cur !== null && cur.state !== 'failed' && cur.state !== 'enrolled') await this.d.lifecycle.fail(m.machineId, `cluster ${c.name}: ${why}`);
     }
+  }
+
+  /**
+   * Forms a failed cluster again, once its cause is mended: members that failed after their install go
+   * back to `installed`, and formation resumes from the persisted steps (done steps are not repeated;
+   * the others get their time limits afresh).
+   */
+  async retry(clusterId: string, actor: string): Promise<ClusterChange> {
+    const c = await this.d.clusters.get(clusterId);
+    if (c === null) return { ok: false, status: 404, message: 'no such cluster' };
+    if (c.state !== 'failed') return { ok: false, status: 409, message: `cluster ${c.name} is ${c.state}: only a failed cluster can be retried` };
+    const refused = await this.unrestorable(c);
+    if (refused.length > 0) return { ok: false, status: 409, message: `cluster ${c.name} cannot be retried: ${refused.join('; ')}` };
+    const restored = await this.restoreMembers(c, `cluster ${c.name} retried by ${actor}`);
+    if (!restored.ok) return restored;
+    const reopened = await this.d.clusters.reopen(c.id);
+    if (reopened === null) return { ok: false, status: 409, message: `cluster ${c.name} changed state concurrently` };
+    await this.note(c, c.members.map((m) => m.machineId), 'cluster.retry', 'info', `cluster ${c.name} retried by ${actor} (it had failed: ${c.stateReason ?? 'no reason'})`, { actor, failedReason: c.stateReason });
+    this.start(c.id);
+    return { ok: true };
+  }
+
+  /** Forgets a failed cluster; members that failed after their install go back to `installed`, free to join another. */
+  async forget(clusterId: string, actor: string): Promise<ClusterChange> {
+    const c = await this.d.clusters.get(clusterId);
+    if (c === null) return { ok: false, status: 404, message: 'no such cluster' };
+    if (c.state !== 'failed') return { ok: false, status: 409, message: `cluster ${c.name} is ${c.state}: only a failed cluster can be deleted` };
+    await this.note(c, c.members.map((m) => m.machineId), 'cluster.deleted', 'info', `cluster ${c.name} deleted by ${actor}`, { actor });
+    if (!(await this.d.clusters.deleteFailed(c.id))) return { ok: false, status: 409, message: `cluster ${c.name} changed state concurrently` };
+    return this.restoreMembers(c, `cluster ${c.name} deleted by ${actor}`, true);
+  }
+
+  /** Why members cannot go back to `installed`: each one named, empty when all can. */
+  private async unrestorable(c: Cluster): Promise<string[]> {
+    const refused: string[] = [];
+    for (const { machineId } of c.members) {
+      const m = await this.d.machines.get(machineId);
+      const refusal = m === null ? `machine ${machineId} was deleted` : Lifecycle.restoreRefusal(m);
+      if (refusal !== null) refused.push(refusal);
+    }
+    return refused;
+  }
+
+  private async restoreMembers(c: Cluster, why: string, skipUnrestorable = false): Promise<ClusterChange> {
+    for (const { machineId } of c.members) {
+      const r = await this.d.lifecycle.restoreInstalled(machineId, why);
+      if (!r.ok && !skipUnrestorable) return { ok: false, status: 409, message: r.message };
+    }
+    return { ok: true };
   }
 
   /** Resumes every cluster still forming and watches the nodes of enrolled ones. */
@@ -429,8 +481,9 @@ export class ClusterFormation {
       const kc = await this.kubeconfig(c);
       if (kc !== undefined) return kc;
     }
+    // From the create; a retried cluster's wait (its step restarted) gets the whole limit again.
     const created = (await this.d.clusters.step(c.id, 'cluster-create')) ?? step;
-    const deadline = this.deadline(created, this.d.timeouts.clusterCreateSeconds);
+    const deadline = Math.max(this.deadline(created, this.d.timeouts.clusterCreateSeconds), this.deadline(step, this.d.timeouts.clusterCreateSeconds));
     const seen = new Set((await this.d.clusters.events(c.id, { limit: 5000 })).filter((e) => e.kind === 'appliance.event').map((e) => String(e.detail?.key)));
     let lastState = '';
     for (;;) {

@@ -28,6 +28,7 @@ export const MachineSchema = Type.Object(
     state: MachineStateSchema,
     stateEnteredAt: Type.String({ format: 'date-time' }),
     stateReason: Nullable(Type.String()),
+    failedFrom: Nullable(MachineStateSchema),
     discovery: Nullable(Type.Object({}, open)),
     tokenGeneration: Type.Integer({ description: 'bumped by provision; boot URLs of earlier generations stop working' }),
     createdAt: Type.String({ format: 'date-time' }),

@@ -4,12 +4,13 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { blobCounts, pushClusterPacks } from '../enrollment/cluster-packs.js';
 import type { ClusterFormation } from '../enrollment/formation.js';
-import { ClusterInputSchema } from '../enrollment/cluster.js';
+import { CLUSTER_STATES, ClusterInputSchema, type ClusterState } from '../enrollment/cluster.js';
 import { defineCluster } from '../enrollment/define-cluster.js';
 import { packBundleIssues, PackBundleSchema, type PackBundle } from '../packs/pack-target.js';
 import { dottedPath } from '../schema/issue-path.js';
 import type { ClusterRepo, MachineRepo } from '../store/types.js';
 import type { Timeline } from '../timeline/recorder.js';
+import { Pagination, pageOf } from './api-schemas.js';
 import { problemResponses } from './openapi.js';
 import { sendProblem } from './problem.js';
 
@@ -54,6 +55,7 @@ const PushedPacks = Type.Object({
 });
 
 const IdParams = Type.Object({ id: Type.String({ pattern: '^[0-9a-f-]{36}$' }) });
+const ListQuery = Type.Object({ state: Type.Optional(Type.Union(CLUSTER_STATES.map((x) => Type.Literal(x)))), ...Pagination }, { additionalProperties: false });
 const EventsQuery = Type.Object({ after: Type.Integer({ minimum: 0, default: 0 }), limit: Type.Integer({ minimum: 1, maximum: 5000, default: 500 }) });
 
 /** Clusters as the API shows them: members with their machine state, steps; never the kubeconfig. */
@@ -87,10 +89,33 @@ export async function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps
     },
   );
 
-  app.get('/api/v1/clusters', { schema: { tags, summary: 'Every cluster, forming, enrolled or failed', response: { 200: Type.Object({ items: Type.Array(ClusterView), total: Type.Integer() }) } } }, async () => {
-    const items = await Promise.all((await deps.clusters.list()).map((c) => view(c.id)));
-    return { items: items.filter((c) => c !== null), total: items.length };
+  app.get('/api/v1/clusters', { schema: { tags, summary: 'Clusters, forming, enrolled or failed; filtered and paginated', querystring: ListQuery, response: { 200: pageOf(ClusterView), ...problemResponses(400) } } }, async (req) => {
+    const q = req.query as { state?: ClusterState; limit: number; offset: number };
+    const { items, total } = await deps.clusters.list(q);
+    const views = await Promise.all(items.map((c) => view(c.id)));
+    return { items: views.filter((c) => c !== null), total, limit: q.limit, offset: q.offset };
   });
+
+  app.post(
+    '/api/v1/clusters/:id/retry',
+    { schema: { tags, summary: 'Form a failed cluster again: members that failed after their install go back to installed; done steps are not repeated', params: IdParams, response: { 200: ClusterView, ...problemResponses(400, 404, 409) } } },
+    async (req, reply) => {
+      const id = (req.params as { id: string }).id;
+      const r = await deps.formation.retry(id, `api ${req.principal?.name ?? req.ip}`);
+      if (!r.ok) return sendProblem(reply, r.status, r.status === 404 ? 'Not found' : 'Conflict', r.message);
+      return view(id);
+    },
+  );
+
+  app.delete(
+    '/api/v1/clusters/:id',
+    { schema: { tags, summary: 'Forget a failed cluster; members that failed after their install go back to installed, free to join another', params: IdParams, response: { 204: Type.Null(), ...problemResponses(400, 404, 409) } } },
+    async (req, reply) => {
+      const r = await deps.formation.forget((req.params as { id: string }).id, `api ${req.principal?.name ?? req.ip}`);
+      if (!r.ok) return sendProblem(reply, r.status, r.status === 404 ? 'Not found' : 'Conflict', r.message);
+      return reply.code(204).send();
+    },
+  );
 
   app.get('/api/v1/clusters/:id', { schema: { tags, summary: 'One cluster', params: IdParams, response: { 200: ClusterView, ...problemResponses(400, 404) } } }, async (req, reply) => {
     const c = await view((req.params as { id: string }).id);

@@ -100,6 +100,8 @@ export interface Machine {
   stateEnteredAt: string;
   /** Why it is in this state (the failure reason for `failed`). */
   stateReason: string | null;
+  /** For a `failed` machine, the state it failed in; null otherwise. */
+  failedFrom: MachineState | null;
   discovery: DiscoveryInfo | null;
   tokenGeneration: number;
   createdAt: string;
@@ -107,6 +109,6 @@ export interface Machine {
 }
 
 /** A validated, normalised machine ready to be stored. */
-export type NewMachine = Omit<Machine, 'id' | 'createdAt' | 'updatedAt' | 'tokenGeneration' | 'stateEnteredAt' | 'stateReason'>;
+export type NewMachine = Omit<Machine, 'id' | 'createdAt' | 'updatedAt' | 'tokenGeneration' | 'stateEnteredAt' | 'stateReason' | 'failedFrom'>;
 
 export const MachineStateSchema = Type.Union(MACHINE_STATES.map((s) => Type.Literal(s)));

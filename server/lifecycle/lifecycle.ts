@@ -3,7 +3,7 @@ import type { Machine } from '../inventory/machine.js';
 import type { EventRepo, MachineRepo } from '../store/types.js';
 import type { Timeline } from '../timeline/recorder.js';
 import { STAGE_LIMITS, type StageTimeouts } from './stage-limits.js';
-import type { MachineState } from './states.js';
+import { hasInstalled, type MachineState } from './states.js';
 
 /** Forward moves allowed from each state; `failed` is reachable from anywhere, `provisioning` by operator action. */
 const NEXT: Record<MachineState, readonly MachineState[]> = {
@@ -49,6 +49,13 @@ export class Lifecycle {
 
   static canMove(from: MachineState, to: MachineState): boolean {
     return to === 'failed' || NEXT[from].includes(to);
+  }
+
+  /** Why restoreInstalled would refuse the machine; null when it may go (or already is) back. */
+  static restoreRefusal(m: Machine): string | null {
+    if (m.state !== 'failed') return hasInstalled(m.state) ? null : `${m.name} is ${m.state}, not installed`;
+    if (m.failedFrom !== null && hasInstalled(m.failedFrom)) return null;
+    return `${m.name} failed in ${m.failedFrom ?? 'an unknown state'}, before its install finished: provision it again`;
   }
 
   async move(id: string, to: MachineState, reason: string, detail: Record<string, unknown> = {}): Promise<MoveResult> {
@@ -119,6 +126,31 @@ export class Lifecycle {
       detail: { from: m.state, to: 'provisioning', actor },
     });
     return { ok: true, machine: rotated };
+  }
+
+  /**
+   * A cluster formed again: a member that failed after its install (in `installed` or an enrollment
+   * state) goes back to `installed`; formation moves it on from there. A member that failed before its
+   * install finished must be provisioned again instead.
+   */
+  async restoreInstalled(id: string, why: string): Promise<MoveResult> {
+    const m = await this.machines.get(id);
+    if (m === null) return { ok: false, code: 'RB_NOT_FOUND', message: `no machine ${id}` };
+    const refusal = Lifecycle.restoreRefusal(m);
+    if (refusal !== null) return { ok: false, code: 'RB_LIFECYCLE_CONFLICT', message: refusal };
+    if (m.state !== 'failed') return { ok: true, machine: m };
+    const next = await this.machines.transition(id, ['failed'], 'installed', null);
+    if (next === null) return { ok: false, code: 'RB_LIFECYCLE_CONFLICT', message: `${m.name}: state changed concurrently` };
+    await this.timeline.record({
+      machineId: id,
+      mac: null,
+      source: 'lifecycle',
+      kind: 'lifecycle.restored',
+      outcome: 'info',
+      message: `failed → installed: ${why} (it had failed in ${m.failedFrom}: ${m.stateReason ?? 'no reason'})`,
+      detail: { from: 'failed', to: 'installed', failedFrom: m.failedFrom, failedReason: m.stateReason },
+    });
+    return { ok: true, machine: next };
   }
 
   startWatchdog(intervalMs: number): void {

@@ -16,3 +16,8 @@ export const MACHINE_STATES = [
 ] as const;
 
 export type MachineState = (typeof MACHINE_STATES)[number];
+
+/** `installed` and the enrollment states after it: a machine in one has a finished install. */
+export function hasInstalled(s: MachineState): boolean {
+  return s !== 'failed' && MACHINE_STATES.indexOf(s) >= MACHINE_STATES.indexOf('installed');
+}

@@ -111,15 +111,28 @@ export interface ArtifactRepo {
   delete(id: string): Promise<boolean>;
 }
 
+export interface ClusterFilter {
+  state?: ClusterState;
+  limit?: number;
+  offset?: number;
+}
+
 export interface ClusterRepo {
   /** Fails with RB_CONFLICT when the name is taken or a machine already belongs to a cluster. */
   create(c: NewCluster): Promise<Cluster>;
   get(id: string): Promise<Cluster | null>;
   findByName(name: string): Promise<Cluster | null>;
-  list(): Promise<Cluster[]>;
+  list(filter?: ClusterFilter): Promise<{ items: Cluster[]; total: number }>;
   inState(state: ClusterState): Promise<Cluster[]>;
   /** Compare-and-set of the cluster state, like MachineRepo.transition. */
   transition(id: string, from: readonly ClusterState[], to: ClusterState, reason: string | null): Promise<Cluster | null>;
+  /**
+   * A failed cluster forms again: back to `forming`, and every step not done starts its time limit
+   * afresh (done steps stay done). Null when the cluster is not failed.
+   */
+  reopen(id: string): Promise<Cluster | null>;
+  /** Forgets a failed cluster with its members and steps (its events stay). False when not failed. */
+  deleteFailed(id: string): Promise<boolean>;
   setLeader(id: string, machineId: string): Promise<void>;
   /** Stores the kubeconfig sealed (never in clear). */
   setSealedKubeconfig(id: string, sealed: string): Promise<void>;

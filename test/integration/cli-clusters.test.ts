@@ -70,4 +70,37 @@ describe('rackboot clusters', () => {
     expect(byId.code).toBe(1);
     expect(byId.stderr).toContain('HTTP 404');
   }, 60_000);
+
+  // Last: it changes the cluster the tests above read.
+  it('retries a failed cluster, filters by state, deletes it, with exit codes', async () => {
+    const forming = await runCli(['clusters', 'retry', 'edge-a', ...common]);
+    expect(forming.code).toBe(3);
+    expect(forming.stderr).toContain('only a failed cluster can be retried');
+    const member = cluster.members[1]!;
+    expect((await rb.api('PATCH', `/api/v1/machines/${member.machineId}`, { state: 'failed' })).status).toBe(200);
+    for (let i = 0; i < 200 && (await rb.api<{ state: string }>('GET', `/api/v1/clusters/${cluster.id}`)).body.state !== 'failed'; i++) await new Promise((r) => setTimeout(r, 50));
+
+    const failed = await runCli(['clusters', 'list', '--state', 'failed', '-o', 'json', ...common]);
+    expect(failed.code).toBe(0);
+    expect((JSON.parse(failed.stdout) as Array<{ id: string }>).map((c) => c.id)).toEqual([cluster.id]);
+    const none = await runCli(['clusters', 'list', '--state', 'enrolled', ...common]);
+    expect(none.stdout).toBe('no clusters\n');
+
+    const retried = await runCli(['clusters', 'retry', 'edge-a', ...common]);
+    expect(retried.stderr).toBe('');
+    expect(retried.code).toBe(0);
+    expect(retried.stdout).toMatch(/^cluster edge-a is forming again \(/);
+    const api = (await rb.api<{ state: string; members: Array<{ state: string }> }>('GET', `/api/v1/clusters/${cluster.id}`)).body;
+    expect(api.state).toBe('forming');
+    expect(api.members.map((m) => m.state)).not.toContain('failed');
+
+    expect((await rb.api('PATCH', `/api/v1/machines/${member.machineId}`, { state: 'failed' })).status).toBe(200);
+    for (let i = 0; i < 200 && (await rb.api<{ state: string }>('GET', `/api/v1/clusters/${cluster.id}`)).body.state !== 'failed'; i++) await new Promise((r) => setTimeout(r, 50));
+    const deleted = await runCli(['clusters', 'delete', cluster.id, '-o', 'json', ...common]);
+    expect(deleted.code).toBe(0);
+    expect(JSON.parse(deleted.stdout)).toEqual({ id: cluster.id, deleted: true });
+    const gone = await runCli(['clusters', 'delete', 'edge-a', ...common]);
+    expect(gone.code).toBe(1);
+    expect(gone.stderr).toContain("no cluster named 'edge-a'");
+  }, 120_000);
 });

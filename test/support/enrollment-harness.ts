@@ -65,7 +65,7 @@ export async function startEnrollmentLab(o: { hosts: number; base: number; bundl
   const token = readFileSync(join(r.config.dataDir, 'admin.token'), 'utf8').trim();
   const machines: Machine[] = [];
   for (const h of rack.hosts) {
-    const n = normalizeMachineInput({ name: `node-${h.opts.hostName}`, macs: [`52:54:00:aa:00:${h.address.split('.')[3]!.padStart(2, '0')}`], network: { ip: h.address, prefix: 8, hostname: h.opts.hostName } });
+    const n = normalizeMachineInput({ name: `node-${h.opts.hostName}`, macs: [`52:54:00:aa:00:${Number(h.address.split('.')[3]).toString(16).padStart(2, '0')}`], network: { ip: h.address, prefix: 8, hostname: h.opts.hostName } });
     if (!n.ok) throw new Error(JSON.stringify(n.issues));
     machines.push(await svc.store.machines.create({ ...n.machine, state: 'installed' }));
   }

@@ -41,7 +41,7 @@ function machine(extra: Partial<Machine> = {}): Machine {
     network: null,
     disks: [],
     stateEnteredAt: '2026-01-01T00:00:00.000Z',
-    stateReason: null,
+    stateReason: null, failedFrom: null,
     profile: null,
     bmc: null,
     maas: null,

@@ -23,7 +23,7 @@ function cfg(maasMode?: string) {
 function machine(maas: Machine['maas']): Machine {
   return {
     id: '11111111-2222-4333-8444-555555555555', name: 'n1', macs: ['52:54:00:00:00:01'], smbiosUuid: null, serial: null, arch: null, firmware: null, role: null, rack: null,
-    tags: [], network: null, disks: [], profile: null, bmc: null, maas, state: 'provisioning', stateEnteredAt: '', stateReason: null, discovery: null, tokenGeneration: 1, createdAt: '', updatedAt: '',
+    tags: [], network: null, disks: [], profile: null, bmc: null, maas, state: 'provisioning', stateEnteredAt: '', stateReason: null, failedFrom: null, discovery: null, tokenGeneration: 1, createdAt: '', updatedAt: '',
   };
 }
 

@@ -320,6 +320,69 @@ describe('machines: rotateToken and delete', () => {
   });
 });
 
+describe('machines: transition', () => {
+  it('moves only from the expected states and keeps the state a machine failed in', async () => {
+    const m = await store.machines.create(newMachine('a', [mac(1)], { state: 'installed' }));
+    expect(await store.machines.transition(m.id, ['ready'], 'failed', 'x')).toBeNull();
+    const failed = (await store.machines.transition(m.id, ['installed'], 'failed', 'host silent'))!;
+    expect(failed).toMatchObject({ state: 'failed', stateReason: 'host silent', failedFrom: 'installed' });
+    expect((await store.machines.get(m.id))!.failedFrom).toBe('installed');
+    // Leaving failed clears it, by a transition or by an update of the state.
+    expect((await store.machines.transition(m.id, ['failed'], 'installed', null))!).toMatchObject({ state: 'installed', failedFrom: null });
+    await store.machines.transition(m.id, ['installed'], 'failed', 'again');
+    expect((await store.machines.update(m.id, { state: 'ready' })).failedFrom).toBeNull();
+  });
+});
+
+describe('clusters', () => {
+  const spec = { vip: '192.0.2.5', ntpServers: [], sshKeys: [], profileVariables: [], contentBundle: '/srv/b.tar' };
+  async function cluster(name: string, n: number) {
+    const m = await store.machines.create(newMachine(`${name}-m`, [mac(n)], { state: 'installed' }));
+    return store.clusters.create({ name, spec, members: [{ machineId: m.id, role: 'control-plane' }] });
+  }
+
+  it('lists by state with pagination, total counting every match', async () => {
+    const [a, b, c] = [await cluster('a', 1), await cluster('b', 2), await cluster('c', 3)];
+    await store.clusters.transition(b.id, ['forming'], 'failed', 'x');
+    expect((await store.clusters.list()).items.map((x) => x.name)).toEqual(['a', 'b', 'c']);
+    expect(await store.clusters.list({ state: 'forming', limit: 1 })).toMatchObject({ total: 2, items: [{ id: a.id }] });
+    expect(await store.clusters.list({ state: 'forming', limit: 1, offset: 1 })).toMatchObject({ total: 2, items: [{ id: c.id }] });
+    expect(await store.clusters.list({ state: 'failed' })).toMatchObject({ total: 1, items: [{ id: b.id }] });
+    expect(await store.clusters.list({ state: 'enrolled' })).toEqual({ total: 0, items: [] });
+  });
+
+  it('reopens only a failed cluster: forming again, undone steps restarted, done steps kept', async () => {
+    const c = await cluster('a', 1);
+    const done = await store.clusters.beginStep(c.id, 'content-upload', '');
+    await store.clusters.finishStep(c.id, 'content-upload', '');
+    const open = await store.clusters.beginStep(c.id, 'cluster-running', '');
+    expect(await store.clusters.reopen(c.id)).toBeNull();
+    await store.clusters.transition(c.id, ['forming'], 'failed', 'broken');
+    await new Promise((r) => setTimeout(r, 5));
+    const again = (await store.clusters.reopen(c.id))!;
+    expect(again).toMatchObject({ state: 'forming', stateReason: null });
+    expect(Date.parse(again.stateEnteredAt)).toBeGreaterThan(Date.parse(c.stateEnteredAt));
+    const upload = (await store.clusters.step(c.id, 'content-upload'))!;
+    expect(upload).toMatchObject({ status: 'done', startedAt: done.startedAt });
+    const running = (await store.clusters.step(c.id, 'cluster-running'))!;
+    expect(running).toMatchObject({ status: 'started', attempts: open.attempts });
+    expect(Date.parse(running.startedAt)).toBeGreaterThan(Date.parse(open.startedAt));
+  });
+
+  it('deletes only a failed cluster, with its members and steps, freeing its machines', async () => {
+    const c = await cluster('a', 1);
+    await store.clusters.beginStep(c.id, 'host-ready', c.members[0]!.machineId);
+    expect(await store.clusters.deleteFailed(c.id)).toBe(false);
+    await store.clusters.transition(c.id, ['forming'], 'failed', 'x');
+    expect(await store.clusters.deleteFailed(c.id)).toBe(true);
+    expect(await store.clusters.get(c.id)).toBeNull();
+    expect(await store.clusters.steps(c.id)).toEqual([]);
+    expect(await store.clusters.deleteFailed(c.id)).toBe(false);
+    const next = await store.clusters.create({ name: 'a', spec, members: c.members });
+    expect(next.members).toEqual(c.members);
+  });
+});
+
 describe('leases', () => {
   const lease = (ip: string, extra: Partial<Lease> = {}): Lease => ({
     ip,

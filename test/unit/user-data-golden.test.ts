@@ -34,7 +34,7 @@ const base: Machine = {
   maas: null,
   state: 'ready',
   stateEnteredAt: '2026-01-01T00:00:00Z',
-  stateReason: null,
+  stateReason: null, failedFrom: null,
   discovery: null,
   tokenGeneration: 1,
   createdAt: '',

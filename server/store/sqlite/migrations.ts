@@ -194,4 +194,11 @@ export const MIGRATIONS: Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'the state a failed machine failed in',
+    sql: `
+      ALTER TABLE machines ADD COLUMN failed_from TEXT;
+    `,
+  },
 ];

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type Database from 'better-sqlite3';
 import type { Cluster, ClusterEvent, ClusterRole, ClusterState, ClusterStep, NewCluster } from '../../enrollment/cluster.js';
-import { StoreError, type ClusterRepo } from '../types.js';
+import { StoreError, type ClusterFilter, type ClusterRepo } from '../types.js';
 
 interface ClusterRow {
   id: string;
@@ -125,8 +125,12 @@ export class SqliteClusters implements ClusterRepo {
     return r === undefined ? null : toCluster(r);
   }
 
-  async list(): Promise<Cluster[]> {
-    return (this.db.prepare(`${SELECT} ORDER BY c.created_at, c.name`).all() as ClusterRow[]).map(toCluster);
+  async list(f: ClusterFilter = {}): Promise<{ items: Cluster[]; total: number }> {
+    const clause = f.state === undefined ? '' : ' WHERE c.state = ?';
+    const args = f.state === undefined ? [] : [f.state];
+    const total = this.db.prepare(`SELECT count(*) FROM clusters c${clause}`).pluck().get(...args) as number;
+    const rows = this.db.prepare(`${SELECT}${clause} ORDER BY c.created_at, c.name LIMIT ? OFFSET ?`).all(...args, f.limit ?? 100, f.offset ?? 0) as ClusterRow[];
+    return { items: rows.map(toCluster), total };
   }
 
   async inState(state: ClusterState): Promise<Cluster[]> {
@@ -140,6 +144,21 @@ export class SqliteClusters implements ClusterRepo {
       .prepare(`UPDATE clusters SET state = ?, state_reason = ?, state_entered_at = ?, updated_at = ? WHERE id = ? AND state IN (${marks})`)
       .run(to, reason, now, now, id, ...from);
     return r.changes === 0 ? null : this.get(id);
+  }
+
+  async reopen(id: string): Promise<Cluster | null> {
+    const now = new Date().toISOString();
+    const reopened = this.db.transaction(() => {
+      const r = this.db.prepare("UPDATE clusters SET state = 'forming', state_reason = NULL, state_entered_at = ?, updated_at = ? WHERE id = ? AND state = 'failed'").run(now, now, id);
+      if (r.changes === 0) return false;
+      this.db.prepare("UPDATE cluster_steps SET started_at = ? WHERE cluster_id = ? AND status <> 'done'").run(now, id);
+      return true;
+    })();
+    return reopened ? this.get(id) : null;
+  }
+
+  async deleteFailed(id: string): Promise<boolean> {
+    return this.db.prepare("DELETE FROM clusters WHERE id = ? AND state = 'failed'").run(id).changes > 0;
   }
 
   async setLeader(id: string, machineId: string): Promise<void> {

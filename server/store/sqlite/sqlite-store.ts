@@ -49,6 +49,7 @@ interface MachineRow {
   disks: string;
   state_entered_at: string | null;
   state_reason: string | null;
+  failed_from: string | null;
   bmc: string | null;
   maas: string | null;
   discovery: string | null;
@@ -119,6 +120,7 @@ function toMachine(r: MachineRow): Machine {
     state: r.state as MachineState,
     stateEnteredAt: r.state_entered_at ?? r.updated_at,
     stateReason: r.state_reason,
+    failedFrom: r.failed_from as MachineState | null,
     discovery: parseJson(r.discovery),
     tokenGeneration: r.token_generation,
     createdAt: r.created_at,
@@ -202,7 +204,7 @@ class SqliteMachines implements MachineRepo {
         )
         .run(...this.columns(next), new Date().toISOString(), id);
       if (patch.state !== undefined && patch.state !== cur.state) {
-        this.db.prepare('UPDATE machines SET state_entered_at = ?, state_reason = NULL WHERE id = ?').run(new Date().toISOString(), id);
+        this.db.prepare('UPDATE machines SET state_entered_at = ?, state_reason = NULL, failed_from = NULL WHERE id = ?').run(new Date().toISOString(), id);
       }
       if (patch.macs !== undefined) {
         this.db.prepare('DELETE FROM machine_macs WHERE machine_id = ?').run(id);
@@ -220,9 +222,13 @@ class SqliteMachines implements MachineRepo {
 
   async transition(id: string, from: readonly MachineState[], to: MachineState, reason: string | null): Promise<Machine | null> {
     const now = new Date().toISOString();
+    // failed_from keeps the state being left: the right-hand side reads the row before the update.
     const r = this.db
-      .prepare(`UPDATE machines SET state = ?, state_entered_at = ?, state_reason = ?, updated_at = ? WHERE id = ? AND state IN (${from.map(() => '?').join(',')})`)
-      .run(to, now, reason, now, id, ...from);
+      .prepare(
+        `UPDATE machines SET state = ?, state_entered_at = ?, state_reason = ?, updated_at = ?, failed_from = CASE WHEN ? = 'failed' THEN state ELSE NULL END
+         WHERE id = ? AND state IN (${from.map(() => '?').join(',')})`,
+      )
+      .run(to, now, reason, now, to, id, ...from);
     return r.changes === 0 ? null : this.one(this.byId.get(id));
   }
 

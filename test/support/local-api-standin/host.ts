@@ -147,6 +147,11 @@ export class StandinHost {
     if (this.group?.cluster !== undefined) this.group.cluster.failReason = reason;
   }
 
+  /** The cluster recovers from `Error` (an operator mended it on the appliance). */
+  mendCluster(): void {
+    if (this.group?.cluster !== undefined) delete this.group.cluster.failReason;
+  }
+
   /** Starts answering (the Local API comes up once the host booted). Reuses the port on restart. */
   async start(port = this.port): Promise<void> {
     const server = https.createServer({ cert: this.certPem, key: this.keyPem }, (req, res) => {
