@@ -17,6 +17,8 @@ let page = { name: 'fleet' };
 let groupBy = 'rack';
 let filter = '';
 let stopFollowing = null;
+/** The signed-in token's role: only an admin is offered the actions that change things. */
+let role = 'viewer';
 
 // ---------- helpers shared by the views ----------
 
@@ -333,6 +335,7 @@ function clusterCard(c, linked) {
         .filter(([, v]) => v !== null && v !== undefined && v !== '')
         .map(([k, v]) => [h('dt', null, k), h('dd', null, v)]),
     ),
+    c.state === 'failed' && role === 'admin' ? clusterActions(c) : null,
     h(
       'table',
       { class: 'members' },
@@ -352,6 +355,38 @@ function clusterCard(c, linked) {
         ),
       ),
     ),
+  );
+}
+
+/** A failed cluster: form it again once mended, or forget it. The event stream shows what follows. */
+function clusterActions(c) {
+  const note = h('span', { class: 'error action-error' });
+  const act = (label, cls, run) =>
+    h('button', {
+      type: 'button',
+      class: cls,
+      onclick: async (/** @type {Event} */ ev) => {
+        const b = /** @type {HTMLButtonElement} */ (ev.currentTarget);
+        b.disabled = true;
+        try {
+          await run();
+        } catch (e) {
+          b.disabled = false;
+          note.textContent = e instanceof Error ? e.message : String(e);
+        }
+      },
+    }, label);
+  const id = encodeURIComponent(c.id);
+  return h(
+    'div',
+    { class: 'actions' },
+    act('Retry formation', 'retry-cluster', () => api(`/api/v1/clusters/${id}/retry`, { method: 'POST' })),
+    act('Delete cluster', 'delete-cluster', async () => {
+      if (!confirm(`Forget cluster ${c.name}? Its installed members become free to join another cluster.`)) return;
+      await api(`/api/v1/clusters/${id}`, { method: 'DELETE' });
+      location.hash = '#/clusters';
+    }),
+    note,
   );
 }
 
@@ -474,6 +509,7 @@ async function start() {
     if (e instanceof ApiError && e.status === 401) return signIn();
     return failed(e);
   }
+  role = me.role;
   replace(/** @type {HTMLElement} */ (document.getElementById('who')), `${me.name} (${me.role})`);
   /** @type {HTMLElement} */ (document.getElementById('logout')).hidden = false;
   machines.clear();

@@ -9,6 +9,7 @@ import { REPO } from '../support/rackboot-process.js';
 // rackboot against the Local Management API stand-ins and the Kubernetes stand-in. The hosts are
 // silent when the cluster is defined, so the view first shows formation waiting at host-ready; once
 // they answer, the same page (no reload) follows the formation over the event stream to enrolled.
+// A fourth host's single-node cluster fails, and the operator retries it from its page.
 
 const CHROMIUM = ['/usr/bin/chromium', '/usr/bin/chromium-browser'].find((p) => existsSync(p));
 if (CHROMIUM === undefined && process.env.CI) throw new Error('Debian chromium is missing in CI: run `bash scripts/install-deps.sh test`');
@@ -23,7 +24,7 @@ describe.skipIf(CHROMIUM === undefined)('dashboard cluster formation view in hea
 
   beforeAll(async () => {
     mkdirSync(ARTIFACTS, { recursive: true });
-    lab = await startEnrollmentLab({ hosts: 3, base: 56, bundleBytes: 16 * 1024 * 1024 });
+    lab = await startEnrollmentLab({ hosts: 4, base: 56, bundleBytes: 16 * 1024 * 1024 });
     // Chromium refuses to run as root without --no-sandbox; the page is our own, on loopback.
     browser = await chromium.launch({ executablePath: CHROMIUM!, headless: true, args: process.getuid?.() === 0 ? ['--no-sandbox'] : [] });
     page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
@@ -42,10 +43,11 @@ describe.skipIf(CHROMIUM === undefined)('dashboard cluster formation view in hea
     await page.locator('#login-form button[type=submit]').click();
     await page.locator('#live.on').waitFor();
 
-    for (const h of lab.rack.hosts) await h.stop();
+    const rack = lab.rack.hosts.slice(0, 3);
+    for (const h of rack) await h.stop();
     // The first upload is cut off part-way; formation uploads the whole bundle again.
     lab.rack.hosts[0]!.failNext('V1ContentUpload', { status: 0, dropAfterBytes: 4 * 1024 * 1024 });
-    const names = lab.machines.map((m) => m.name);
+    const names = lab.machines.slice(0, 3).map((m) => m.name);
     const created = await lab.call('POST', '/api/v1/clusters', { name: 'rack-a', controlPlane: names, vip: '192.0.2.111', contentBundle: lab.bundle });
     expect(created.status, JSON.stringify(created.body)).toBe(201);
     const id = created.body.id as string;
@@ -75,7 +77,7 @@ describe.skipIf(CHROMIUM === undefined)('dashboard cluster formation view in hea
       );
     }, 50);
     try {
-      for (const h of lab.rack.hosts) await h.start();
+      for (const h of rack) await h.start();
       await expect.poll(() => state.getAttribute('data-state'), { timeout: 120_000 }).toBe('enrolled');
     } finally {
       clearInterval(watcher);
@@ -101,6 +103,38 @@ describe.skipIf(CHROMIUM === undefined)('dashboard cluster formation view in hea
     const shot = join(ARTIFACTS, 'dashboard-cluster-enrolled.png');
     await page.screenshot({ path: shot, fullPage: true });
     console.log(`dashboard screenshot: ${shot}`);
+    expect(pageErrors).toEqual([]);
+  }, 240_000);
+
+  it('offers an admin the retry of a failed cluster, and follows the retried formation to enrolled', async () => {
+    const host = lab.rack.hosts[3]!;
+    const m = lab.machines[3]!;
+    await host.stop();
+    const created = await lab.call('POST', '/api/v1/clusters', { name: 'solo-d', controlPlane: [m.name], vip: '192.0.2.112', contentBundle: lab.bundle });
+    expect(created.status, JSON.stringify(created.body)).toBe(201);
+    const id = created.body.id as string;
+    await page.goto(`${lab.api}/ui/#/clusters/${id}`);
+    const state = page.locator('section.cluster h2 .state').first();
+    await expect.poll(() => page.locator('.formation-step').textContent(), { timeout: 30_000 }).toBe(`host-ready (${m.name})`);
+    const retry = page.locator('button.retry-cluster');
+    expect(await retry.count()).toBe(0);
+
+    // The operator pulls the silent host; the cluster fails and the page offers the retry.
+    expect((await lab.call('PATCH', `/api/v1/machines/${m.id}`, { state: 'failed' })).status).toBe(200);
+    await expect.poll(() => state.getAttribute('data-state'), { timeout: 30_000 }).toBe('failed');
+    await retry.waitFor();
+    expect(await page.locator('button.delete-cluster').count()).toBe(1);
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-cluster-failed.png'), fullPage: true });
+
+    await host.start();
+    await retry.click();
+    await expect.poll(() => state.getAttribute('data-state'), { timeout: 120_000 }).toBe('enrolled');
+    expect(await retry.count()).toBe(0);
+    const kinds = await page.locator('#cluster-timeline td:nth-child(2)').allTextContents();
+    expect(kinds.indexOf('cluster.retry')).toBeGreaterThan(kinds.indexOf('cluster.failed'));
+    expect((await lab.call('GET', `/api/v1/clusters/${id}`)).body.state).toBe('enrolled');
+    expect(await page.locator(`tr[data-member="${m.name}"] .state`).getAttribute('data-state')).toBe('enrolled');
+    await page.screenshot({ path: join(ARTIFACTS, 'dashboard-cluster-retried.png'), fullPage: true });
     expect(pageErrors).toEqual([]);
   }, 240_000);
 });
