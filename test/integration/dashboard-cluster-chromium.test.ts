@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueApiToken } from '../../server/access/api-tokens.js';
 import { startEnrollmentLab, type EnrollmentLab } from '../support/enrollment-harness.js';
 import { REPO } from '../support/rackboot-process.js';
 
@@ -125,6 +126,21 @@ describe.skipIf(CHROMIUM === undefined)('dashboard cluster formation view in hea
     await retry.waitFor();
     expect(await page.locator('button.delete-cluster').count()).toBe(1);
     await page.screenshot({ path: join(ARTIFACTS, 'dashboard-cluster-failed.png'), fullPage: true });
+
+    // A viewer's page of the same failed cluster offers no action.
+    const viewer = await issueApiToken(lab.svc.store.apiTokens, 'dash-viewer', 'viewer');
+    const context = await browser.newContext();
+    try {
+      const other = await context.newPage();
+      await other.goto(`${lab.api}/ui/#/clusters/${id}`);
+      await other.locator('#login-token').fill(viewer.secret);
+      await other.locator('#login-form button[type=submit]').click();
+      await expect.poll(() => other.locator('section.cluster h2 .state').first().getAttribute('data-state'), { timeout: 30_000 }).toBe('failed');
+      expect(await other.locator('#who').textContent()).toBe('dash-viewer (viewer)');
+      expect(await other.locator('.actions button').count()).toBe(0);
+    } finally {
+      await context.close();
+    }
 
     await host.start();
     await retry.click();
