@@ -7,14 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { unseal } from '../../server/enrollment/kubeconfig-seal.js';
-import { startEnrollmentLab, waitForCluster, type EnrollmentLab } from '../support/enrollment-harness.js';
-
-const LADDER = ['host-ready', 'linked', 'content-synced', 'cluster-member', 'node-ready', 'enrolled'];
-
-async function transitions(lab: EnrollmentLab, machineId: string): Promise<string[]> {
-  const events = await lab.svc.store.events.listForMachine(machineId, { limit: 5000 });
-  return events.filter((e) => e.kind === 'lifecycle.transition').map((e) => String(e.detail?.to));
-}
+import { ENROLLMENT_LADDER as LADDER, lifecycleTransitions as transitions, startEnrollmentLab, waitForCluster, type EnrollmentLab } from '../support/enrollment-harness.js';
 
 describe('3-node cluster', () => {
   let lab: EnrollmentLab;

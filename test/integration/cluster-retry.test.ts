@@ -4,14 +4,7 @@
 // is sent again. A failed cluster can also be deleted, which frees its installed members.
 
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startEnrollmentLab, waitForCluster, type EnrollmentLab } from '../support/enrollment-harness.js';
-
-const LADDER = ['host-ready', 'linked', 'content-synced', 'cluster-member', 'node-ready', 'enrolled'];
-
-async function transitions(lab: EnrollmentLab, machineId: string): Promise<string[]> {
-  const events = await lab.svc.store.events.listForMachine(machineId, { limit: 5000 });
-  return events.filter((e) => e.kind === 'lifecycle.transition').map((e) => String(e.detail?.to));
-}
+import { ENROLLMENT_LADDER as LADDER, lifecycleTransitions as transitions, startEnrollmentLab, waitForCluster, type EnrollmentLab } from '../support/enrollment-harness.js';
 
 describe('retry of a 3-node cluster that went into Error after its create', () => {
   let lab: EnrollmentLab;

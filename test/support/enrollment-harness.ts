@@ -104,3 +104,12 @@ export async function waitForCluster(lab: EnrollmentLab, id: string, timeoutMs =
     await new Promise((res) => setTimeout(res, 100));
   }
 }
+
+/** The states formation moves a machine through, from `installed`. */
+export const ENROLLMENT_LADDER = ['host-ready', 'linked', 'content-synced', 'cluster-member', 'node-ready', 'enrolled'];
+
+/** The states a machine moved to, in order, from its timeline. */
+export async function lifecycleTransitions(lab: EnrollmentLab, machineId: string): Promise<string[]> {
+  const events = await lab.svc.store.events.listForMachine(machineId, { limit: 5000 });
+  return events.filter((e) => e.kind === 'lifecycle.transition').map((e) => String(e.detail?.to));
+}
