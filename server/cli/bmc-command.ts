@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import type { ApiTarget } from './api-client.js';
-import { apiCall, apiOrFail, CliFailure, describeProblem } from './api-call.js';
+import { apiCall, apiOrFail, CliFailure, describeProblem, listAll } from './api-call.js';
 
 // `rackboot bmc add|provision|list`, through the API. The BMC password is read from a file or the
 // environment, never from the command line (where `ps` would show it).
@@ -67,7 +67,7 @@ export async function bmcProvision(t: ApiTarget, a: BmcProvisionArgs, out: Out, 
 }
 
 export async function bmcList(t: ApiTarget, out: Out): Promise<number> {
-  const v = await apiOrFail<{ items: { machineId: string; address: string; systemId: string; vendor: { id: string }; trust: { mode: string } }[] }>(t, 'GET', '/api/v1/bmcs');
-  for (const b of v.items) out.write(`${b.machineId}  ${b.address}  system ${b.systemId}  ${b.vendor.id}  TLS ${b.trust.mode}\n`);
+  const items = await listAll<{ machineId: string; address: string; systemId: string; vendor: { id: string }; trust: { mode: string } }>(t, '/api/v1/bmcs');
+  for (const b of items) out.write(`${b.machineId}  ${b.address}  system ${b.systemId}  ${b.vendor.id}  TLS ${b.trust.mode}\n`);
   return 0;
 }

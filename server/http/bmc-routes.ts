@@ -7,7 +7,7 @@ import { BmcRegistrationSchema, registerBmc, type RegistrationDeps } from '../pr
 import { selectMachines, SelectorSchema, type Selector } from '../provisioning/machine-selection.js';
 import { dottedPath } from '../schema/issue-path.js';
 import type { BmcRepo, MachineRepo } from '../store/types.js';
-import { ref } from './api-schemas.js';
+import { Pagination, pageOf, ref } from './api-schemas.js';
 import { problemResponses } from './openapi.js';
 import { sendProblem } from './problem.js';
 
@@ -26,6 +26,7 @@ const ProvisionBody = Type.Union([
   Type.Object({ method: Method, selector: SelectorSchema }, { additionalProperties: false }),
 ]);
 const OneBody = Type.Object({ method: Method }, { additionalProperties: false });
+const ListQuery = Type.Object({ vendor: Type.Optional(Type.String({ description: 'vendor id (dell, hpe, …), case-insensitive' })), ...Pagination }, { additionalProperties: false });
 
 const Opt = Type.Optional;
 const BmcView = Type.Object({
@@ -64,9 +65,11 @@ export async function bmcRoutes(app: FastifyInstance, deps: BmcRouteDeps): Promi
     },
   );
 
-  app.get('/api/v1/bmcs', { schema: { tags, summary: 'Registered BMCs (never their passwords)', response: { 200: Type.Object({ items: Type.Array(BmcView) }) } } }, async () => ({
-    items: (await deps.bmcs.list()).map(publicBmc),
-  }));
+  app.get('/api/v1/bmcs', { schema: { tags, summary: 'Registered BMCs (never their passwords), filtered and paginated', querystring: ListQuery, response: { 200: pageOf(BmcView), ...problemResponses(400) } } }, async (req) => {
+    const q = req.query as { vendor?: string; limit: number; offset: number };
+    const all = (await deps.bmcs.list()).map(publicBmc).filter((b) => q.vendor === undefined || b.vendor.id.toLowerCase() === q.vendor.toLowerCase());
+    return { items: all.slice(q.offset, q.offset + q.limit), total: all.length, limit: q.limit, offset: q.offset };
+  });
 
   app.get('/api/v1/machines/:id/bmc', { schema: { tags, summary: "A machine's BMC: address, vendor, system, TLS trust", params: IdParams, response: { 200: BmcView, ...problemResponses(400, 404) } } }, async (req, reply) => {
     const rec = await deps.bmcs.get((req.params as { id: string }).id);

@@ -98,7 +98,7 @@ async function ingestAppliance(): Promise<void> {
 }
 
 /** A machine with a BMC record written straight to the store (bulk tests need many distinct ones). */
-async function machineBehind(server: RedfishFixtureServer, name: string, mac: string, extra: Record<string, unknown> = {}): Promise<Machine> {
+async function machineBehind(server: RedfishFixtureServer, name: string, mac: string, extra: Record<string, unknown> = {}, vendor = 'generic'): Promise<Machine> {
   const m = await f!.addMachine({ name, macs: [mac], profile: 'pxe', ...extra });
   await f!.store.bmcs.put({
     machineId: m.id,
@@ -106,7 +106,7 @@ async function machineBehind(server: RedfishFixtureServer, name: string, mac: st
     username: 'admin',
     sealedPassword: f!.cipher.seal(PASSWORD, m.id),
     systemId: '437XR1138R2',
-    vendor: { id: 'generic' },
+    vendor: { id: vendor },
     trust: { mode: 'ca', caBundle: testPki().ca.certPem },
     hardware: { gaps: [] },
   });
@@ -473,5 +473,29 @@ describe('the BMC password stays secret', () => {
     const rec = (await f!.store.bmcs.get(id))!;
     expect(rec.sealedPassword).toMatch(/^v1:[0-9a-f]{16}:/);
     expect(f!.cipher.open(rec.sealedPassword, id)).toBe(PASSWORD);
+  });
+});
+
+describe('the BMC list', () => {
+  it('filters by vendor, case-insensitive, and pages with the total of every match', async () => {
+    const server = await bmcServer();
+    await app();
+    const ids: string[] = [];
+    for (const [i, vendor] of ['dell', 'generic', 'dell'].entries()) ids.push((await machineBehind(server, `lst-${i}`, `52:54:00:77:00:0${i}`, {}, vendor)).id);
+    const get = async (q: string) => {
+      const res = await f!.app.inject({ headers: f!.auth(), method: 'GET', url: `/api/v1/bmcs${q}` });
+      return { status: res.statusCode, body: res.json() as { items: Array<{ machineId: string; vendor: { id: string } }>; total: number; limit: number; offset: number } };
+    };
+    expect((await get('')).body).toMatchObject({ total: 3, limit: 100, offset: 0 });
+    const dell = (await get('?vendor=DELL')).body;
+    expect(dell.total).toBe(2);
+    expect(dell.items.map((b) => b.machineId).sort()).toEqual([ids[0], ids[2]].sort());
+    const second = (await get('?vendor=dell&limit=1&offset=1')).body;
+    expect(second).toMatchObject({ total: 2, limit: 1, offset: 1 });
+    expect(second.items).toHaveLength(1);
+    expect(dell.items.map((b) => b.machineId)).toContain(second.items[0]!.machineId);
+    expect((await get('?vendor=hpe')).body).toEqual({ items: [], total: 0, limit: 100, offset: 0 });
+    expect((await get('?limit=0')).status).toBe(400);
+    expect((await get('?color=red')).status).toBe(400);
   });
 });
