@@ -80,7 +80,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger, opts: Servi
   const timeline = new Timeline(store.events, log.child({ component: 'timeline' }));
   const templates = await loadIpxeTemplates(cfg.boot.templatesDir ?? join(bundledBootAssets(), 'templates'));
   const problems: string[] = [];
-  const metrics = new Metrics(store.machines);
+  const metrics = new Metrics(store.machines, store.clusters);
   timeline.on('event', metrics.onTimelineEvent);
   const progress = new ProgressBoard({ stageTimeouts: timedStages(cfg.lifecycle) });
   timeline.on('event', progress.onTimelineEvent);

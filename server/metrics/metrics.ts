@@ -1,7 +1,8 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { DhcpCounters } from '../dhcp/dhcp-server.js';
 import { MACHINE_STATES, type MachineState } from '../lifecycle/states.js';
-import type { MachineRepo, StoredEvent } from '../store/types.js';
+import { CLUSTER_STATES } from '../enrollment/cluster.js';
+import type { ClusterRepo, MachineRepo, StoredEvent } from '../store/types.js';
 import type { TftpEvent } from '../tftp/server.js';
 
 /** The external systems a provisioning layer calls. */
@@ -23,7 +24,7 @@ const DHCP_RESULTS: ReadonlyArray<[keyof DhcpCounters, string]> = [
 
 /**
  * rackboot's Prometheus metrics, on a registry of its own (one per service, so tests can run several).
- * Counters are fed at the protocol edges; machine counts are read from the store at scrape time.
+ * Counters are fed at the protocol edges; machine and cluster counts are read from the store at scrape time.
  */
 export class Metrics implements CallMetrics {
   readonly registry = new Registry();
@@ -36,7 +37,7 @@ export class Metrics implements CallMetrics {
   private readonly callErrors: Counter<'system' | 'operation'>;
   private readonly calls: Counter<'system' | 'operation'>;
 
-  constructor(machines: MachineRepo) {
+  constructor(machines: MachineRepo, clusters: ClusterRepo) {
     const registers = [this.registry];
     const self = this;
     new Counter({
@@ -67,6 +68,15 @@ export class Metrics implements CallMetrics {
       registers,
       async collect() {
         for (const state of MACHINE_STATES) this.set({ state }, (await machines.list({ state, limit: 1 })).total);
+      },
+    });
+    new Gauge({
+      name: 'rackboot_clusters',
+      help: 'clusters, by state (forming, enrolled, failed)',
+      labelNames: ['state'],
+      registers,
+      async collect() {
+        for (const state of CLUSTER_STATES) this.set({ state }, (await clusters.list({ state, limit: 1 })).total);
       },
     });
     this.calls = new Counter({ name: 'rackboot_external_calls_total', help: 'calls to BMCs, MAAS and appliance APIs', labelNames: ['system', 'operation'], registers });

@@ -77,6 +77,7 @@ describe('/metrics', () => {
       rackboot_http_sent_bytes_total: 'counter',
       rackboot_provisioning_step_seconds: 'histogram',
       rackboot_machines: 'gauge',
+      rackboot_clusters: 'gauge',
       rackboot_external_calls_total: 'counter',
       rackboot_external_call_errors_total: 'counter',
     });
@@ -109,6 +110,20 @@ describe('/metrics', () => {
     expect(s.get('rackboot_tftp_requests_total', { result: 'complete' })).toBe(1);
     expect(s.get('rackboot_tftp_requests_total', { result: 'denied' })).toBe(1);
     expect(s.get('rackboot_tftp_sent_bytes_total')).toBe(EFI.length);
+  });
+
+  it('counts clusters per state', async () => {
+    const m = await svc.store.machines.create({ name: 'cl-1', macs: ['02:00:00:00:00:31'], smbiosUuid: null, serial: null, arch: null, firmware: null, role: null, rack: null, tags: [], network: null, disks: [], profile: null, bmc: null, maas: null, state: 'installed', discovery: null });
+    const spec = { vip: '192.0.2.31', ntpServers: [], sshKeys: [], profileVariables: [], contentBundle: '/srv/none.tar' };
+    const c = await svc.store.clusters.create({ name: 'metrics-c', spec, members: [{ machineId: m.id, role: 'control-plane' }] });
+    const s0 = await scrape();
+    expect([s0.get('rackboot_clusters', { state: 'forming' }), s0.get('rackboot_clusters', { state: 'failed' }), s0.get('rackboot_clusters', { state: 'enrolled' })]).toEqual([1, 0, 0]);
+    await svc.store.clusters.transition(c.id, ['forming'], 'failed', 'test');
+    const s1 = await scrape();
+    expect([s1.get('rackboot_clusters', { state: 'forming' }), s1.get('rackboot_clusters', { state: 'failed' })]).toEqual([0, 1]);
+    expect(await svc.store.clusters.deleteFailed(c.id)).toBe(true);
+    await svc.store.machines.delete(m.id);
+    expect((await scrape()).get('rackboot_clusters', { state: 'failed' })).toBe(0);
   });
 
   it('counts HTTP requests by route and status, boot bytes, machines per state and step durations', async () => {

@@ -112,7 +112,7 @@ export async function buildHttpFixture(config: Record<string, unknown> = {}, opt
     const blobHandles = new FileHandleCache();
     const adminToken = (await issueApiToken(store.apiTokens, 'test-admin', 'admin')).secret;
     const viewerToken = (await issueApiToken(store.apiTokens, 'test-viewer', 'viewer')).secret;
-    const metrics = new Metrics(store.machines);
+    const metrics = new Metrics(store.machines, store.clusters);
     timeline.on('event', metrics.onTimelineEvent);
     const cipher = await loadOrCreateCredentialKey(cfg.bmcKeyFile);
     // Short retry and poll steps: the fixture BMCs answer at once.
