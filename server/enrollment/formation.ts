@@ -148,8 +148,10 @@ export class ClusterFormation {
     if (c === null) return { ok: false, status: 404, message: 'no such cluster' };
     if (c.state !== 'failed') return { ok: false, status: 409, message: `cluster ${c.name} is ${c.state}: only a failed cluster can be deleted` };
     await this.note(c, c.members.map((m) => m.machineId), 'cluster.deleted', 'info', `cluster ${c.name} deleted by ${actor}`, { actor });
+    // Members first: a stop in between leaves a failed cluster to delete again, not failed orphans.
+    await this.restoreMembers(c, `cluster ${c.name} deleted by ${actor}`, true);
     if (!(await this.d.clusters.deleteFailed(c.id))) return { ok: false, status: 409, message: `cluster ${c.name} changed state concurrently` };
-    return this.restoreMembers(c, `cluster ${c.name} deleted by ${actor}`, true);
+    return { ok: true };
   }
 
   /** Why members cannot go back to `installed`: each one named, empty when all can. */
