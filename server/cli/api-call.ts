@@ -29,14 +29,27 @@ export async function apiCall<T>(t: ApiTarget, method: string, path: string, bod
     headers['content-type'] = body.type;
     payload = body.text;
   }
-  let r: Response;
+  const r = await send(t, path, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
+  return answer<T>(r, await r.text());
+}
+
+/** A GET whose success is not JSON (a kubeconfig): the text, or the problem document. */
+export async function apiText(t: ApiTarget, path: string): Promise<ApiAnswer<string>> {
+  const r = await send(t, path, { headers: t.headers });
+  const text = await r.text();
+  return r.ok ? { ok: true, status: r.status, body: text } : answer<string>(r, text);
+}
+
+async function send(t: ApiTarget, path: string, init: RequestInit): Promise<Response> {
   try {
-    r = await fetch(`${t.base}${path}`, { method, headers, ...(payload !== undefined ? { body: payload } : {}) });
+    return await fetch(`${t.base}${path}`, init);
   } catch (e) {
     const cause = (e as { cause?: { code?: string; message?: string } }).cause;
     throw new CliFailure(`cannot reach ${t.base}: ${cause?.code ?? cause?.message ?? (e as Error).message}`, 1);
   }
-  const text = await r.text();
+}
+
+function answer<T>(r: Response, text: string): ApiAnswer<T> {
   let parsed: unknown = null;
   try {
     parsed = text === '' ? null : JSON.parse(text);

@@ -1,6 +1,7 @@
 import type { Cluster, ClusterEvent, ClusterStep } from '../enrollment/cluster.js';
 import type { ApiTarget } from './api-client.js';
-import { apiCall, apiOrFail, CliFailure, describeProblem, listAll } from './api-call.js';
+import { writeFile } from 'node:fs/promises';
+import { apiCall, apiOrFail, apiText, CliFailure, describeProblem, listAll } from './api-call.js';
 import { oneLine, since, structured, table, type OutputFormat } from './output.js';
 
 /** A cluster as GET /api/v1/clusters/{id} shows it: members carry their machine's name and state. */
@@ -104,5 +105,15 @@ export async function changeCluster(t: ApiTarget, action: 'retry' | 'delete', na
   if (!a.ok) throw new CliFailure(describeProblem(a.status, a.problem), a.status === 409 ? 3 : 1);
   if (format !== 'table') out.write(structured(action === 'retry' ? a.body : { id, deleted: true }, format));
   else out.write(action === 'retry' ? `cluster ${nameOrId} is forming again (${formationStep(a.body as ClusterView)})\n` : `cluster ${nameOrId} deleted\n`);
+  return 0;
+}
+
+/** `rackboot clusters kubeconfig NAME|ID [--file F]`: exit 0 written, 3 when the cluster has none yet, 1 otherwise. */
+export async function clusterKubeconfig(t: ApiTarget, nameOrId: string, file: string | undefined, out: NodeJS.WritableStream): Promise<number> {
+  const id = await resolveCluster(t, nameOrId);
+  const a = await apiText(t, `/api/v1/clusters/${id}/kubeconfig`);
+  if (!a.ok) throw new CliFailure(describeProblem(a.status, a.problem), a.status === 409 ? 3 : 1);
+  if (file === undefined) out.write(a.body);
+  else await writeFile(file, a.body, { mode: 0o600 });
   return 0;
 }

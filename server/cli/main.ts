@@ -8,7 +8,7 @@ import { apiTarget, type ApiTarget } from './api-client.js';
 import { CliFailure } from './api-call.js';
 import { addArtifact, listArtifacts } from './artifacts-command.js';
 import { bmcAdd, bmcList, bmcProvision } from './bmc-command.js';
-import { changeCluster, listClusters, showCluster } from './clusters-command.js';
+import { changeCluster, clusterKubeconfig, listClusters, showCluster } from './clusters-command.js';
 import { pushPacks, type PushPacksOptions } from './push-packs-command.js';
 import { machineEvents } from './events-command.js';
 import { labDown } from '../lab/lab-down.js';
@@ -309,6 +309,13 @@ function buildProgram(setCode: (code: number) => void): Command {
   withOutput(withApi(clusters.command('retry').description('form a failed cluster again once its cause is mended (done steps are not repeated)').argument('<cluster>', 'name or id'))).action(
     act(async (c: string, o: ApiOpts & OutOpts) => changeCluster(await target(o), 'retry', c, o.output, process.stdout)),
   );
+  withApi(
+    clusters
+      .command('kubeconfig')
+      .description("the cluster's kubeconfig, once it has been Running and Healthy (admin token; the read is audited)")
+      .argument('<cluster>', 'name or id')
+      .option('-f, --file <file>', 'write it to this file (mode 0600) instead of standard output'),
+  ).action(act(async (c: string, o: ApiOpts & { file?: string }) => clusterKubeconfig(await target(o), c, o.file, process.stdout)));
   withOutput(withApi(clusters.command('delete').description('forget a failed cluster; its installed members are free to join another').argument('<cluster>', 'name or id'))).action(
     act(async (c: string, o: ApiOpts & OutOpts) => changeCluster(await target(o), 'delete', c, o.output, process.stdout)),
   );

@@ -556,7 +556,8 @@ export class ClusterFormation {
     }
   }
 
-  private async kubeconfig(c: Cluster): Promise<string | undefined> {
+  /** The cluster's kubeconfig, unsealed; undefined until the cluster has been Running and Healthy. */
+  async kubeconfig(c: Cluster): Promise<string | undefined> {
     const sealed = await this.d.clusters.sealedKubeconfig(c.id);
     return sealed === null ? undefined : unseal(this.d.sealKey, sealed);
   }

@@ -29,7 +29,7 @@ export function isOpenPath(path: string): boolean {
 
 /**
  * The one gate for everything outside the boot paths: a route added anywhere later is protected
- * without opting in. Viewers may only read.
+ * without opting in. Viewers may only read, and not what a route marks adminOnly.
  */
 export function installAccessControl(app: FastifyInstance, tokens: ApiTokenRepo, limiter: RateLimiter, sessions: BrowserSessions | null = null, plainHttp: PlainHttpPolicy = 'local'): void {
   app.decorateRequest('principal', null);
@@ -69,6 +69,9 @@ export function installAccessControl(app: FastifyInstance, tokens: ApiTokenRepo,
     }
     if (token.role !== 'admin' && !READ_METHODS.has(req.method) && !VIEWER_WRITABLE_PATHS.has(path)) {
       return sendProblem(reply, 403, 'Forbidden', `token '${token.name}' has role ${token.role}, which may only read (GET, HEAD)`);
+    }
+    if (token.role !== 'admin' && req.routeOptions.config.adminOnly === true) {
+      return sendProblem(reply, 403, 'Forbidden', `token '${token.name}' has role ${token.role}; this read returns credentials and needs an admin token`);
     }
   });
 }

@@ -24,13 +24,14 @@ const AuditEntrySchema = Type.Object(
 const AuditQuery = Type.Object({ actor: Type.Optional(Type.String()), target: Type.Optional(Type.String()), ...Pagination }, { additionalProperties: false });
 
 /**
- * Every change made through the API is recorded after it is answered: who (the token), what (method
+ * Every change made through the API, and every read of credentials, is recorded after it is answered: who (the token), what (method
  * and route, the resource, the names of the fields sent, never their values), when, and how it ended.
  * One hook on the root, so routes added later are audited too.
  */
 export function installAudit(app: FastifyInstance, audit: AuditRepo): void {
   app.addHook('onResponse', async (req, reply) => {
-    if (READ_METHODS.has(req.method) || req.principal === null) return;
+    // Reads are not changes, but a read of credentials (adminOnly) is recorded too.
+    if ((READ_METHODS.has(req.method) && req.routeOptions.config.adminOnly !== true) || req.principal === null) return;
     const path = req.url.split('?')[0]!;
     if (isOpenPath(req.routeOptions.url ?? path)) return;
     const status = reply.statusCode;

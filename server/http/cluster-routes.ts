@@ -96,6 +96,26 @@ export async function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps
     return { items: views.filter((c) => c !== null), total, limit: q.limit, offset: q.offset };
   });
 
+  app.get(
+    '/api/v1/clusters/:id/kubeconfig',
+    {
+      schema: {
+        tags,
+        summary: "The cluster's kubeconfig (admin tokens only; every read is in the audit log)",
+        params: IdParams,
+        response: { 200: { description: 'the kubeconfig the appliance reported', content: { 'application/yaml': { schema: Type.String() } } }, ...problemResponses(400, 404, 409) },
+      },
+      config: { adminOnly: true },
+    },
+    async (req, reply) => {
+      const c = await deps.clusters.get((req.params as { id: string }).id);
+      if (c === null) return sendProblem(reply, 404, 'Not found', 'no such cluster');
+      const kubeconfig = await deps.formation.kubeconfig(c);
+      if (kubeconfig === undefined) return sendProblem(reply, 409, 'Conflict', `cluster ${c.name} is ${c.state} and has no kubeconfig yet: the appliance reports it once the cluster is Running and Healthy`);
+      return reply.type('application/yaml').header('cache-control', 'no-store').send(kubeconfig);
+    },
+  );
+
   app.post(
     '/api/v1/clusters/:id/retry',
     { schema: { tags, summary: 'Form a failed cluster again: members that failed after their install go back to installed; done steps are not repeated', params: IdParams, response: { 200: ClusterView, ...problemResponses(400, 404, 409) } } },

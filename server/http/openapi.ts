@@ -34,6 +34,8 @@ declare module 'fastify' {
      * errors carry the handler's field issues and 422), keyed by content type.
      */
     documentedBody?: Record<string, TSchema>;
+    /** A read only admin tokens may make, since it returns credentials; audited like a change. */
+    adminOnly?: boolean;
   }
 }
 
@@ -61,7 +63,9 @@ export async function registerOpenApi(app: FastifyInstance): Promise<void> {
       }
       const methods = Array.isArray(route.method) ? route.method : [route.method];
       const writes = methods.some((m) => m !== 'GET' && m !== 'HEAD');
-      s.response = { ...problemResponses(401, ...(writes ? [403] : []), 429), ...((s.response as object | undefined) ?? {}) };
+      const adminOnly = route.config?.adminOnly === true;
+      if (adminOnly) s['x-required-role'] = 'admin';
+      s.response = { ...problemResponses(401, ...(writes || adminOnly ? [403] : []), 429), ...((s.response as object | undefined) ?? {}) };
       return { schema: s, url };
     },
   });

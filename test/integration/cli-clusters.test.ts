@@ -69,6 +69,11 @@ describe('rackboot clusters', () => {
     const byId = await runCli(['clusters', 'show', '00000000-0000-4000-8000-000000000000', ...common]);
     expect(byId.code).toBe(1);
     expect(byId.stderr).toContain('HTTP 404');
+    // A cluster still forming has no kubeconfig yet: refused in its state.
+    const kube = await runCli(['clusters', 'kubeconfig', 'edge-a', ...common]);
+    expect(kube.code).toBe(3);
+    expect(kube.stderr).toContain('has no kubeconfig yet');
+    expect(kube.stdout).toBe('');
   }, 60_000);
 
   // Last: it changes the cluster the tests above read.

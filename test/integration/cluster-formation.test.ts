@@ -3,9 +3,11 @@
 // to `enrolled`.
 
 import { X509Certificate } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { issueApiToken } from '../../server/access/api-tokens.js';
+import { clusterKubeconfig } from '../../server/cli/clusters-command.js';
 import { unseal } from '../../server/enrollment/kubeconfig-seal.js';
 import { ENROLLMENT_LADDER as LADDER, lifecycleTransitions as transitions, startEnrollmentLab, waitForCluster, type EnrollmentLab } from '../support/enrollment-harness.js';
 
@@ -80,6 +82,32 @@ describe('3-node cluster', () => {
     const shown = JSON.stringify((await lab.call('GET', `/api/v1/clusters/${cluster.id}`)).body);
     expect(shown).not.toContain('certificate-authority-data');
     expect(shown).toContain('"hasKubeconfig":true');
+  });
+
+  it('hands the kubeconfig to an admin (API and CLI), never to a viewer, and audits each read', async () => {
+    const admin = readFileSync(join(lab.dir, 'data', 'admin.token'), 'utf8').trim();
+    const url = `${lab.api}/api/v1/clusters/${cluster.id}/kubeconfig`;
+    const r = await fetch(url, { headers: { authorization: `Bearer ${admin}` } });
+    expect(r.status).toBe(200);
+    expect(r.headers.get('content-type')).toMatch(/^application\/yaml/);
+    expect(r.headers.get('cache-control')).toBe('no-store');
+    expect(await r.text()).toBe(lab.kube.kubeconfig('mgmt'));
+    const viewer = await issueApiToken(lab.svc.store.apiTokens, 'kube-viewer', 'viewer');
+    const refused = await fetch(url, { headers: { authorization: `Bearer ${viewer.secret}` } });
+    expect(refused.status).toBe(403);
+    expect(await refused.text()).not.toContain('kind: Config');
+
+    const file = join(lab.dir, 'mgmt.kubeconfig');
+    expect(await clusterKubeconfig({ base: lab.api, headers: { authorization: `Bearer ${admin}` } }, 'mgmt', file, process.stdout)).toBe(0);
+    expect(readFileSync(file, 'utf8')).toBe(lab.kube.kubeconfig('mgmt'));
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+
+    const reads = (await lab.svc.store.audit.list({ limit: 100, offset: 0 })).items.filter((e) => e.action === 'GET /api/v1/clusters/:id/kubeconfig');
+    expect(reads.map((e) => [e.actor, e.outcome, e.target])).toEqual([
+      ['bootstrap-admin', 'ok', cluster.id],
+      ['kube-viewer', 'refused', cluster.id],
+      ['bootstrap-admin', 'ok', cluster.id],
+    ].reverse());
   });
 
   it('reports a node that stops being Ready and keeps the machine enrolled', async () => {

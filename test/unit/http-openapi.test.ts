@@ -13,6 +13,8 @@ interface Operation {
   parameters?: Array<{ in: string; name: string; required?: boolean }>;
   requestBody?: { content: Record<string, unknown> };
   responses: Record<string, { content?: Record<string, { schema: unknown }> }>;
+  /** Set on reads that return credentials: a viewer is refused them too. */
+  'x-required-role'?: string;
 }
 interface OpenApiDoc {
   openapi: string;
@@ -100,7 +102,7 @@ describe('OpenAPI document', () => {
       if (op.security?.length === 0) continue;
       expect(codes, `${method} ${path}`).toEqual(expect.arrayContaining(['401', '429']));
       expect(op.responses['401']!.content, `${method} ${path}`).toHaveProperty(['application/problem+json']);
-      if (method !== 'GET') expect(codes, `${method} ${path}`).toContain('403');
+      if (method !== 'GET' || op['x-required-role'] === 'admin') expect(codes, `${method} ${path}`).toContain('403');
     }
     expect(doc.paths['/api/v1/machines']!.post!.requestBody!.content).toHaveProperty(['application/json']);
     expect(Object.keys(doc.paths['/api/v1/machines/import']!.post!.requestBody!.content)).toEqual(['text/csv', 'application/yaml']);
@@ -125,11 +127,13 @@ describe('authorization on every route, walked from the OpenAPI document', () =>
     }
   });
 
-  it('viewer: reads pass the gate, every write is 403 (but signing the dashboard in and out)', async () => {
+  it('viewer: reads pass the gate but those marked admin-only, every write is 403 (but signing the dashboard in and out)', async () => {
+    const adminReads = operations().filter((o) => o.method === 'GET' && o.op['x-required-role'] === 'admin').map((o) => o.path);
+    expect(adminReads).toEqual(['/api/v1/clusters/{id}/kubeconfig']);
     for (const { path, method, op } of operations()) {
       const r = await call(path, method, op, f.auth('viewer'));
       const where = `${method} ${path} as viewer`;
-      if (method === 'GET' || method === 'HEAD' || VIEWER_WRITABLE_PATHS.has(path)) expect([401, 403], where).not.toContain(r.statusCode);
+      if ((method === 'GET' || method === 'HEAD' || VIEWER_WRITABLE_PATHS.has(path)) && op['x-required-role'] !== 'admin') expect([401, 403], where).not.toContain(r.statusCode);
       else expect(r.statusCode, where).toBe(403);
       checkAnswer(r, where, op);
     }
