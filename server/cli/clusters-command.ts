@@ -1,6 +1,6 @@
+import { writeFile } from 'node:fs/promises';
 import type { Cluster, ClusterEvent, ClusterStep } from '../enrollment/cluster.js';
 import type { ApiTarget } from './api-client.js';
-import { writeFile } from 'node:fs/promises';
 import { apiCall, apiOrFail, apiText, CliFailure, describeProblem, listAll } from './api-call.js';
 import { oneLine, since, structured, table, type OutputFormat } from './output.js';
 

@@ -131,6 +131,8 @@ export class ClusterFormation {
     const c = await this.d.clusters.get(clusterId);
     if (c === null) return { ok: false, status: 404, message: 'no such cluster' };
     if (c.state !== 'failed') return { ok: false, status: 409, message: `cluster ${c.name} is ${c.state}: only a failed cluster can be retried` };
+    // The failed run may still be failing its members; a new run starts only once it has ended.
+    await this.settled(c.id);
     const refused = await this.unrestorable(c);
     if (refused.length > 0) return { ok: false, status: 409, message: `cluster ${c.name} cannot be retried: ${refused.join('; ')}` };
     const restored = await this.restoreMembers(c, `cluster ${c.name} retried by ${actor}`);
@@ -147,6 +149,7 @@ export class ClusterFormation {
     const c = await this.d.clusters.get(clusterId);
     if (c === null) return { ok: false, status: 404, message: 'no such cluster' };
     if (c.state !== 'failed') return { ok: false, status: 409, message: `cluster ${c.name} is ${c.state}: only a failed cluster can be deleted` };
+    await this.settled(c.id);
     await this.note(c, c.members.map((m) => m.machineId), 'cluster.deleted', 'info', `cluster ${c.name} deleted by ${actor}`, { actor });
     // Members first: a stop in between leaves a failed cluster to delete again, not failed orphans.
     await this.restoreMembers(c, `cluster ${c.name} deleted by ${actor}`, true);

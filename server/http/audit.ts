@@ -24,9 +24,10 @@ const AuditEntrySchema = Type.Object(
 const AuditQuery = Type.Object({ actor: Type.Optional(Type.String()), target: Type.Optional(Type.String()), ...Pagination }, { additionalProperties: false });
 
 /**
- * Every change made through the API, and every read of credentials, is recorded after it is answered: who (the token), what (method
- * and route, the resource, the names of the fields sent, never their values), when, and how it ended.
- * One hook on the root, so routes added later are audited too.
+ * Every change made through the API, and every read of credentials, is recorded after it is
+ * answered: who (the token), what (method and route, the resource, the names of the fields sent,
+ * never their values), when, and how it ended. One hook on the root, so routes added later are
+ * audited too.
  */
 export function installAudit(app: FastifyInstance, audit: AuditRepo): void {
   app.addHook('onResponse', async (req, reply) => {
