@@ -190,6 +190,7 @@ function renderMachine() {
     ['Time limit', stageLimit(m)],
     ['Transfer', transferOf(m) && transferBar(transferOf(m))],
     ['Reason', m.stateReason],
+    ['Failed in', m.failedFrom],
     ['ID', h('span', { class: 'mono' }, m.id)],
     ['MACs', h('span', { class: 'mono' }, (m.macs ?? []).join(', '))],
     ['Rack', m.rack],

@@ -41,6 +41,7 @@ export async function showMachine(t: ApiTarget, nameOrId: string, format: Output
     ['id', m.id],
     ['state', `${m.state} (for ${since(m.stateEnteredAt)}, since ${m.stateEnteredAt})`],
     ['reason', m.stateReason],
+    ['failed in', m.failedFrom],
     ['macs', m.macs.join(', ')],
     ['uuid', m.smbiosUuid],
     ['serial', m.serial],

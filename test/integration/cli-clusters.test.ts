@@ -101,6 +101,9 @@ describe('rackboot clusters', () => {
 
     expect((await rb.api('PATCH', `/api/v1/machines/${member.machineId}`, { state: 'failed' })).status).toBe(200);
     for (let i = 0; i < 200 && (await rb.api<{ state: string }>('GET', `/api/v1/clusters/${cluster.id}`)).body.state !== 'failed'; i++) await new Promise((r) => setTimeout(r, 50));
+    const shown = await runCli(['machines', 'show', member.name, ...common]);
+    expect(shown.stdout).toContain('\nstate:     failed');
+    expect(shown.stdout).toContain('\nfailed in: installed\n');
     const deleted = await runCli(['clusters', 'delete', cluster.id, '-o', 'json', ...common]);
     expect(deleted.code).toBe(0);
     expect(JSON.parse(deleted.stdout)).toEqual({ id: cluster.id, deleted: true });
