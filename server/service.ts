@@ -33,6 +33,7 @@ import type { Store } from './store/types.js';
 import { BootFileSource } from './tftp/boot-file-source.js';
 import { directorySource } from './tftp/directory-source.js';
 import { TftpServer } from './tftp/server.js';
+import { startTimelineRetention } from './timeline/retention.js';
 import { Timeline } from './timeline/recorder.js';
 import { ProgressBoard, timedStages } from './progress/progress-board.js';
 import type { MachineState } from './lifecycle/states.js';
@@ -91,6 +92,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger, opts: Servi
   const userData = await ProfileUserData.load(cfg.profiles, templatesDir, urls);
   const lifecycle = new Lifecycle(store.machines, store.events, timeline, cfg.lifecycle, log.child({ component: 'lifecycle' }));
   lifecycle.startWatchdog(cfg.lifecycle.watchdogSeconds * 1000);
+  const stopRetention = startTimelineRetention(store.events, cfg.retention.eventsDays, log.child({ component: 'retention' }));
   const bmcLog = log.child({ component: 'bmc' });
   const bmcSettings = { timeoutMs: cfg.bmc.timeoutSeconds * 1000, retries: cfg.bmc.retries };
   const provisioner = new BmcProvisioner({ cfg, machines: store.machines, bmcs: store.bmcs, artifacts: store.artifacts, timeline, lifecycle, cipher, urls, settings: bmcSettings, metrics, log: bmcLog });
@@ -219,6 +221,7 @@ export async function startService(cfg: ResolvedConfig, log: Logger, opts: Servi
 
   async function stop(): Promise<void> {
     lifecycle.stopWatchdog();
+    await stopRetention();
     await provisioner.stop();
     await formation.stop();
     await svc.maas?.stop();

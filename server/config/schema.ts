@@ -208,6 +208,12 @@ export const ConfigSchema = Type.Object(
       },
       { additionalProperties: false, default: {} },
     ),
+    retention: Type.Object(
+      {
+        eventsDays: Type.Integer({ minimum: 0, maximum: 36500, default: 90, description: 'timeline events older than this are deleted, lifecycle changes excepted; 0 keeps everything' }),
+      },
+      { additionalProperties: false, default: {} },
+    ),
     artifacts: Type.Object(
       { root: Type.Optional(Type.String({ minLength: 1, description: 'defaults to <dataDir>/artifacts' })) },
       { additionalProperties: false, default: {} },

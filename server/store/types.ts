@@ -100,6 +100,11 @@ export interface EventRepo {
   lastId(): Promise<number>;
   /** Attaches events recorded under a MAC before the machine was known (discovery) to that machine. */
   adoptByMac(mac: string, machineId: string): Promise<number>;
+  /**
+   * Deletes up to `limit` of the oldest events recorded before `before` (ISO time), except those of
+   * source `lifecycle` (a machine's state history); returns how many went.
+   */
+  pruneBefore(before: string, limit: number): Promise<number>;
 }
 
 export interface ArtifactRepo {

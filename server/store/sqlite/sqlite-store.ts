@@ -391,6 +391,16 @@ class SqliteEvents implements EventRepo {
   async adoptByMac(mac: string, machineId: string): Promise<number> {
     return this.db.prepare('UPDATE events SET machine_id = ? WHERE mac = ? AND machine_id IS NULL').run(machineId, mac).changes;
   }
+
+  async pruneBefore(before: string, limit: number): Promise<number> {
+    // Ids grow with time: the first id inside the window bounds the delete, found by a walk over the
+    // old rows only (no index on ts needed), so the recent part of the table is never scanned.
+    const first = this.db.prepare('SELECT id FROM events WHERE ts >= ? ORDER BY id LIMIT 1').pluck().get(before) as number | undefined;
+    const bound = first ?? Number.MAX_SAFE_INTEGER;
+    return this.db
+      .prepare("DELETE FROM events WHERE id IN (SELECT id FROM events WHERE id < ? AND source <> 'lifecycle' ORDER BY id LIMIT ?)")
+      .run(bound, limit).changes;
+  }
 }
 
 function toEvent(r: EventRow): StoredEvent {
