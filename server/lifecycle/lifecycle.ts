@@ -54,8 +54,9 @@ export class Lifecycle {
   /** Why restoreInstalled would refuse the machine; null when it may go (or already is) back. */
   static restoreRefusal(m: Machine): string | null {
     if (m.state !== 'failed') return hasInstalled(m.state) ? null : `${m.name} is ${m.state}, not installed`;
-    if (m.failedFrom !== null && hasInstalled(m.failedFrom)) return null;
-    return `${m.name} failed in ${m.failedFrom ?? 'an unknown state'}, before its install finished: provision it again`;
+    if (m.failedFrom === null) return `${m.name} failed before rackboot recorded the state it failed in: PATCH its state to installed if its install finished, or provision it again`;
+    if (hasInstalled(m.failedFrom)) return null;
+    return `${m.name} failed in ${m.failedFrom}, before its install finished: provision it again`;
   }
 
   async move(id: string, to: MachineState, reason: string, detail: Record<string, unknown> = {}): Promise<MoveResult> {
