@@ -130,9 +130,9 @@ export class Lifecycle {
   }
 
   /**
-   * A cluster formed again: a member that failed after its install (in `installed` or an enrollment
-   * state) goes back to `installed`; formation moves it on from there. A member that failed before its
-   * install finished must be provisioned again instead.
+   * For a failed cluster retried or deleted: a member that failed after its install (in `installed`
+   * or an enrollment state) goes back to `installed`, from where formation moves it on or another
+   * cluster takes it. A member that failed before its install finished must be provisioned again.
    */
   async restoreInstalled(id: string, why: string): Promise<MoveResult> {
     const m = await this.machines.get(id);
