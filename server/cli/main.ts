@@ -306,8 +306,14 @@ function buildProgram(setCode: (code: number) => void): Command {
   withOutput(withApi(clusters.command('list', { isDefault: true }).description('every cluster with its state, formation step and members').option('--state <state>', 'only clusters in this state (forming, enrolled, failed)'))).action(
     act(async (o: ApiOpts & OutOpts & { state?: string }) => listClusters(await target(o), o.state, o.output, process.stdout)),
   );
+  withOutput(withApi(clusters.command('show').description('one cluster: members and formation timeline').argument('<cluster>', 'name or id'))).action(
+    act(async (c: string, o: ApiOpts & OutOpts) => showCluster(await target(o), c, o.output, process.stdout)),
+  );
   withOutput(withApi(clusters.command('retry').description('form a failed cluster again once its cause is mended (done steps are not repeated)').argument('<cluster>', 'name or id'))).action(
     act(async (c: string, o: ApiOpts & OutOpts) => changeCluster(await target(o), 'retry', c, o.output, process.stdout)),
+  );
+  withOutput(withApi(clusters.command('delete').description('forget a failed cluster; its installed members are free to join another').argument('<cluster>', 'name or id'))).action(
+    act(async (c: string, o: ApiOpts & OutOpts) => changeCluster(await target(o), 'delete', c, o.output, process.stdout)),
   );
   withApi(
     clusters
@@ -316,12 +322,6 @@ function buildProgram(setCode: (code: number) => void): Command {
       .argument('<cluster>', 'name or id')
       .option('-f, --file <file>', 'write it to this file (mode 0600) instead of standard output'),
   ).action(act(async (c: string, o: ApiOpts & { file?: string }) => clusterKubeconfig(await target(o), c, o.file, process.stdout)));
-  withOutput(withApi(clusters.command('delete').description('forget a failed cluster; its installed members are free to join another').argument('<cluster>', 'name or id'))).action(
-    act(async (c: string, o: ApiOpts & OutOpts) => changeCluster(await target(o), 'delete', c, o.output, process.stdout)),
-  );
-  withOutput(withApi(clusters.command('show').description('one cluster: members and formation timeline').argument('<cluster>', 'name or id'))).action(
-    act(async (c: string, o: ApiOpts & OutOpts) => showCluster(await target(o), c, o.output, process.stdout)),
-  );
   withOutput(
     withApi(
       clusters
