@@ -312,7 +312,7 @@ function buildProgram(setCode: (code: number) => void): Command {
   withOutput(withApi(clusters.command('retry').description('form a failed cluster again once its cause is mended (done steps are not repeated)').argument('<cluster>', 'name or id'))).action(
     act(async (c: string, o: ApiOpts & OutOpts) => changeCluster(await target(o), 'retry', c, o.output, process.stdout)),
   );
-  withOutput(withApi(clusters.command('delete').description('forget a failed cluster; its installed members are free to join another').argument('<cluster>', 'name or id'))).action(
+  withOutput(withApi(clusters.command('delete').description('forget a failed cluster (its installed members are free again) or an enrolled one (it keeps running, unwatched)').argument('<cluster>', 'name or id'))).action(
     act(async (c: string, o: ApiOpts & OutOpts) => changeCluster(await target(o), 'delete', c, o.output, process.stdout)),
   );
   withApi(

@@ -55,8 +55,8 @@ export class ClusterFeed extends EventEmitter<{ event: [ClusterEvent] }> impleme
   list(filter?: ClusterFilter) {
     return this.inner.list(filter);
   }
-  deleteFailed(id: string) {
-    return this.inner.deleteFailed(id);
+  deleteEnded(id: string) {
+    return this.inner.deleteEnded(id);
   }
   inState(state: ClusterState) {
     return this.inner.inState(state);

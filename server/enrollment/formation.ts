@@ -144,16 +144,22 @@ export class ClusterFormation {
     return { ok: true };
   }
 
-  /** Forgets a failed cluster; members that failed after their install go back to `installed`, free to join another. */
+  /**
+   * Forgets a failed or enrolled cluster. Members of a failed one that failed after their install go
+   * back to `installed`, free to join another. An enrolled one keeps running on its hosts: rackboot
+   * only stops watching its nodes, and its members stay `enrolled`.
+   */
   async forget(clusterId: string, actor: string): Promise<ClusterChange> {
     const c = await this.d.clusters.get(clusterId);
     if (c === null) return { ok: false, status: 404, message: 'no such cluster' };
-    if (c.state !== 'failed') return { ok: false, status: 409, message: `cluster ${c.name} is ${c.state}: only a failed cluster can be deleted` };
+    if (c.state === 'forming') return { ok: false, status: 409, message: `cluster ${c.name} is forming: wait until it is enrolled or failed (or fail a member)` };
     await this.settled(c.id);
-    await this.note(c, c.members.map((m) => m.machineId), 'cluster.deleted', 'info', `cluster ${c.name} deleted by ${actor}`, { actor });
-    // Members first: a stop in between leaves a failed cluster to delete again, not failed orphans.
+    await this.note(c, c.members.map((m) => m.machineId), 'cluster.deleted', 'info', `cluster ${c.name} (${c.state}) deleted by ${actor}`, { actor, state: c.state });
+    // Members first: a stop in between leaves a cluster to delete again, not failed orphans.
     await this.restoreMembers(c, `cluster ${c.name} deleted by ${actor}`, true);
-    if (!(await this.d.clusters.deleteFailed(c.id))) return { ok: false, status: 409, message: `cluster ${c.name} changed state concurrently` };
+    if (!(await this.d.clusters.deleteEnded(c.id))) return { ok: false, status: 409, message: `cluster ${c.name} changed state concurrently` };
+    this.monitors.get(c.id)?.stop();
+    this.monitors.delete(c.id);
     return { ok: true };
   }
 

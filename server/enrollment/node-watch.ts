@@ -44,6 +44,7 @@ export function watchNodes(kubeconfig: string, onNode: (n: NodeView, event: 'LIS
     if (stopped) return;
     try {
       const list = await api.listNode();
+      if (stopped) return;
       for (const n of list.items) onNode(viewOf(n), 'LIST');
       await follow(list.metadata?.resourceVersion);
     } catch (err) {
@@ -52,6 +53,7 @@ export function watchNodes(kubeconfig: string, onNode: (n: NodeView, event: 'LIS
     }
   };
   const follow = async (resourceVersion: string | undefined): Promise<void> => {
+    if (stopped) return;
     let rv = resourceVersion;
     abort = await watch.watch(
       '/api/v1/nodes',
@@ -68,6 +70,8 @@ export function watchNodes(kubeconfig: string, onNode: (n: NodeView, event: 'LIS
         again();
       },
     );
+    // stop() while the watch request was being opened: there was nothing to abort yet.
+    if (stopped) abort.abort();
   };
   const again = () => {
     if (stopped) return;

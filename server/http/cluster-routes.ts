@@ -129,7 +129,7 @@ export async function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps
 
   app.delete(
     '/api/v1/clusters/:id',
-    { schema: { tags, summary: 'Forget a failed cluster; members that failed after their install go back to installed, free to join another', params: IdParams, response: { 204: Type.Null(), ...problemResponses(400, 404, 409) } } },
+    { schema: { tags, summary: 'Forget a failed or enrolled cluster (409 while forming). A failed one frees its installed members; an enrolled one keeps running, unwatched', params: IdParams, response: { 204: Type.Null(), ...problemResponses(400, 404, 409) } } },
     async (req, reply) => {
       const r = await deps.formation.forget((req.params as { id: string }).id, `api ${req.principal?.name ?? req.ip}`);
       if (!r.ok) return sendProblem(reply, r.status, r.status === 404 ? 'Not found' : 'Conflict', r.message);

@@ -136,8 +136,8 @@ export interface ClusterRepo {
    * afresh (done steps stay done). Null when the cluster is not failed.
    */
   reopen(id: string): Promise<Cluster | null>;
-  /** Forgets a failed cluster with its members and steps (its events stay). False when not failed. */
-  deleteFailed(id: string): Promise<boolean>;
+  /** Forgets a cluster that is not forming, with its members and steps (its events stay). False when forming or gone. */
+  deleteEnded(id: string): Promise<boolean>;
   setLeader(id: string, machineId: string): Promise<void>;
   /** Stores the kubeconfig sealed (never in clear). */
   setSealedKubeconfig(id: string, sealed: string): Promise<void>;

@@ -60,15 +60,21 @@ describe('retry of a 3-node cluster that went into Error after its create', () =
     expect(kinds.at(-1)).toBe('cluster.enrolled');
   });
 
-  it('refuses to retry or delete a cluster that has not failed', async () => {
+  it('refuses to retry an enrolled cluster; deleting it stops watching its nodes and leaves the members enrolled', async () => {
     const retry = await lab.call('POST', `/api/v1/clusters/${id}/retry`);
     expect(retry.status).toBe(409);
     expect(retry.body.detail).toContain('only a failed cluster can be retried');
-    const del = await lab.call('DELETE', `/api/v1/clusters/${id}`);
-    expect(del.status).toBe(409);
-    expect((await lab.call('GET', `/api/v1/clusters/${id}`)).body.state).toBe('enrolled');
     const unknown = await lab.call('POST', '/api/v1/clusters/00000000-0000-0000-0000-000000000000/retry');
     expect(unknown.status).toBe(404);
+
+    expect(lab.kube.openWatches()).toBeGreaterThan(0);
+    expect((await lab.call('DELETE', `/api/v1/clusters/${id}`)).status).toBe(204);
+    expect((await lab.call('GET', `/api/v1/clusters/${id}`)).status).toBe(404);
+    for (let i = 0; i < 200 && lab.kube.openWatches() > 0; i++) await new Promise((r) => setTimeout(r, 25));
+    expect(lab.kube.openWatches()).toBe(0);
+    for (const m of lab.machines) expect((await lab.svc.store.machines.get(m.id))!.state).toBe('enrolled');
+    const deleted = (await lab.svc.store.events.listForMachine(lab.machines[0]!.id, { limit: 5000 })).find((e) => e.kind === 'cluster.deleted');
+    expect(deleted?.message).toContain('(enrolled) deleted by');
   });
 });
 
@@ -86,6 +92,9 @@ describe('a failed cluster with a member reinstalling: no retry; delete frees th
     expect(created.status).toBe(201);
     const id = created.body.id as string;
     for (let i = 0; i < 300 && (await lab.svc.store.clusters.steps(id)).length < 2; i++) await new Promise((r) => setTimeout(r, 50));
+    const whileForming = await lab.call('DELETE', `/api/v1/clusters/${id}`);
+    expect(whileForming.status).toBe(409);
+    expect(whileForming.body.detail).toContain('is forming');
     // The operator fails b (its cluster fails with it), starts its install again, and it fails there.
     expect((await lab.call('PATCH', `/api/v1/machines/${b!.id}`, { state: 'failed' })).status).toBe(200);
     await lab.svc.formation!.settled(id);

@@ -121,7 +121,7 @@ describe('/metrics', () => {
     await svc.store.clusters.transition(c.id, ['forming'], 'failed', 'test');
     const s1 = await scrape();
     expect([s1.get('rackboot_clusters', { state: 'forming' }), s1.get('rackboot_clusters', { state: 'failed' })]).toEqual([0, 1]);
-    expect(await svc.store.clusters.deleteFailed(c.id)).toBe(true);
+    expect(await svc.store.clusters.deleteEnded(c.id)).toBe(true);
     await svc.store.machines.delete(m.id);
     expect((await scrape()).get('rackboot_clusters', { state: 'failed' })).toBe(0);
   });

@@ -37,6 +37,11 @@ export class KubeStandin {
   compactedBelow = 0;
   listCalls = 0;
   watchCalls = 0;
+
+  /** Watch streams still open. */
+  openWatches(): number {
+    return this.watchers.size;
+  }
   port = 0;
 
   constructor(readonly address = '127.0.0.1') {

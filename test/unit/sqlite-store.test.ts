@@ -369,17 +369,20 @@ describe('clusters', () => {
     expect(Date.parse(running.startedAt)).toBeGreaterThan(Date.parse(open.startedAt));
   });
 
-  it('deletes only a failed cluster, with its members and steps, freeing its machines', async () => {
+  it('deletes a failed or enrolled cluster, never a forming one, with its members and steps, freeing its machines', async () => {
     const c = await cluster('a', 1);
     await store.clusters.beginStep(c.id, 'host-ready', c.members[0]!.machineId);
-    expect(await store.clusters.deleteFailed(c.id)).toBe(false);
+    expect(await store.clusters.deleteEnded(c.id)).toBe(false);
     await store.clusters.transition(c.id, ['forming'], 'failed', 'x');
-    expect(await store.clusters.deleteFailed(c.id)).toBe(true);
+    expect(await store.clusters.deleteEnded(c.id)).toBe(true);
     expect(await store.clusters.get(c.id)).toBeNull();
     expect(await store.clusters.steps(c.id)).toEqual([]);
-    expect(await store.clusters.deleteFailed(c.id)).toBe(false);
+    expect(await store.clusters.deleteEnded(c.id)).toBe(false);
     const next = await store.clusters.create({ name: 'a', spec, members: c.members });
     expect(next.members).toEqual(c.members);
+    await store.clusters.transition(next.id, ['forming'], 'enrolled', null);
+    expect(await store.clusters.deleteEnded(next.id)).toBe(true);
+    expect(await store.clusters.list()).toEqual({ items: [], total: 0 });
   });
 });
 

@@ -157,8 +157,8 @@ export class SqliteClusters implements ClusterRepo {
     return reopened ? this.get(id) : null;
   }
 
-  async deleteFailed(id: string): Promise<boolean> {
-    return this.db.prepare("DELETE FROM clusters WHERE id = ? AND state = 'failed'").run(id).changes > 0;
+  async deleteEnded(id: string): Promise<boolean> {
+    return this.db.prepare("DELETE FROM clusters WHERE id = ? AND state <> 'forming'").run(id).changes > 0;
   }
 
   async setLeader(id: string, machineId: string): Promise<void> {
