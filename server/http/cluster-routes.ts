@@ -4,7 +4,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Logger } from 'pino';
 import { blobCounts, pushClusterPacks } from '../enrollment/cluster-packs.js';
 import type { ClusterFormation } from '../enrollment/formation.js';
-import { CLUSTER_STATES, ClusterInputSchema, type ClusterState } from '../enrollment/cluster.js';
+import { CLUSTER_STATES, ClusterInputSchema, type Cluster, type ClusterState } from '../enrollment/cluster.js';
 import { defineCluster } from '../enrollment/define-cluster.js';
 import { packBundleIssues, PackBundleSchema, type PackBundle } from '../packs/pack-target.js';
 import { dottedPath } from '../schema/issue-path.js';
@@ -60,16 +60,18 @@ const EventsQuery = Type.Object({ after: Type.Integer({ minimum: 0, default: 0 }
 
 /** Clusters as the API shows them: members with their machine state, steps; never the kubeconfig. */
 export async function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps): Promise<void> {
-  const view = async (id: string) => {
-    const c = await deps.clusters.get(id);
-    if (c === null) return null;
+  const withDetail = async (c: Cluster) => {
     const members = await Promise.all(
       c.members.map(async (m) => {
         const machine = await deps.machines.get(m.machineId);
         return { ...m, name: machine?.name ?? null, state: machine?.state ?? null };
       }),
     );
-    return { ...c, members, steps: await deps.clusters.steps(id) };
+    return { ...c, members, steps: await deps.clusters.steps(c.id) };
+  };
+  const view = async (id: string) => {
+    const c = await deps.clusters.get(id);
+    return c === null ? null : withDetail(c);
   };
 
   app.post(
@@ -92,8 +94,7 @@ export async function clusterRoutes(app: FastifyInstance, deps: ClusterRouteDeps
   app.get('/api/v1/clusters', { schema: { tags, summary: 'Clusters, forming, enrolled or failed; filtered and paginated', querystring: ListQuery, response: { 200: pageOf(ClusterView), ...problemResponses(400) } } }, async (req) => {
     const q = req.query as { state?: ClusterState; limit: number; offset: number };
     const { items, total } = await deps.clusters.list(q);
-    const views = await Promise.all(items.map((c) => view(c.id)));
-    return { items: views.filter((c) => c !== null), total, limit: q.limit, offset: q.offset };
+    return { items: await Promise.all(items.map(withDetail)), total, limit: q.limit, offset: q.offset };
   });
 
   app.get(
