@@ -67,6 +67,8 @@ describe('retry of a 3-node cluster that went into Error after its create', () =
     const unknown = await lab.call('POST', '/api/v1/clusters/00000000-0000-0000-0000-000000000000/retry');
     expect(unknown.status).toBe(404);
 
+    // The watch of an enrolled cluster's nodes opens after its first list: wait until it is open.
+    for (let i = 0; i < 200 && lab.kube.openWatches() === 0; i++) await new Promise((r) => setTimeout(r, 25));
     expect(lab.kube.openWatches()).toBeGreaterThan(0);
     expect((await lab.call('DELETE', `/api/v1/clusters/${id}`)).status).toBe(204);
     expect((await lab.call('GET', `/api/v1/clusters/${id}`)).status).toBe(404);
